@@ -1,0 +1,36 @@
+# lecture-zoo: one command per thing a student wants to do.
+# Every target installs what it needs first (a .venv beside this file).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+ARGS ?=
+
+.PHONY: install train evaluate test test-slow bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install the zoo with its test tools
+
+train: $(STAMP)  ## train the default model (deep MLP on digits), offline; ARGS="model=cnn ..." to change
+	$(PY) train.py $(ARGS)
+
+evaluate: $(STAMP)  ## evaluate a checkpoint: make evaluate CKPT=outputs/.../checkpoints/best.ckpt
+	@test -n "$(CKPT)" || { echo "usage: make evaluate CKPT=path/to/best.ckpt"; exit 2; }
+	$(PY) evaluate.py ckpt_path=$(CKPT) $(ARGS)
+
+test: $(STAMP)  ## the fast test suite (a few minutes on 2 cores)
+	$(PY) -m pytest -q $(ARGS)
+
+test-slow: $(STAMP)  ## only the long tests
+	$(PY) -m pytest -q -m slow $(ARGS)
+
+bench: $(STAMP)  ## shared trainer vs hand-written loops
+	$(PY) benchmarks/overhead.py $(ARGS)
+
+clean:
+	rm -rf outputs multirun reports lightning_logs .pytest_cache

@@ -1,0 +1,161 @@
+"""In-memory data sets served as whole batches.
+
+Small data sets live as tensors; a batch is one indexing operation (Dataset.__getitems__),
+not a Python loop over items and a per-item collate. Samplers stay ordinary, so Lightning
+can swap in a DistributedSampler and each DDP rank gets its own shard of indices.
+"""
+from __future__ import annotations
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from zoo.errors import UserError
+
+
+EVAL_BATCH_SIZE = 1024
+
+
+class TensorSplit(Dataset):
+    """One split (train, val or test) held as tensors x and y."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor):
+        if len(x) != len(y):
+            raise ValueError(f"x has {len(x)} rows but y has {len(y)}")
+        self.x, self.y = x, y
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, i):
+        return self.x[i], self.y[i]
+
+    def __getitems__(self, indices):
+        index = torch.as_tensor(indices)
+        return self.x[index], self.y[index]
+
+
+def already_batched(batch):
+    """Collate for TensorSplit: __getitems__ already stacked the batch."""
+    return batch
+
+
+def parse_batch_size(batch_size) -> int | str:
+    """An integer >= 1, or "full" (the whole split: full-batch gradient descent)."""
+    if batch_size == "full":
+        return "full"
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise UserError(f"data.batch_size must be a positive integer or 'full', got {batch_size!r}")
+    return batch_size
+
+
+class InMemoryDataModule(L.LightningDataModule):
+    """Base class: subclasses implement `load()` returning train/val/test TensorSplits and `info`."""
+
+    name = "data"
+
+    def __init__(self, batch_size=64, seed: int = 0, num_workers: int = 0, pin_memory: bool = False):
+        super().__init__()
+        self.batch_size = parse_batch_size(batch_size)
+        self.seed = seed
+        self.num_workers = num_workers
+        self.pin_memory = pin_memory
+        self._splits: dict[str, TensorSplit] | None = None
+
+    # --- what subclasses provide -------------------------------------------------------------
+    def load(self) -> dict[str, TensorSplit]:
+        raise NotImplementedError
+
+    @property
+    def info(self) -> dict:
+        """What a model needs to size itself: input_shape, num_classes (and vocab_size for text)."""
+        raise NotImplementedError
+
+    # --- shared machinery --------------------------------------------------------------------
+    @property
+    def splits(self) -> dict[str, TensorSplit]:
+        if self._splits is None:
+            self._splits = self.load()
+        return self._splits
+
+    def transform(self, x: torch.Tensor, train: bool) -> torch.Tensor:
+        """Per-batch preparation on the device (scaling, augmentation); identity by default."""
+        return x
+
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        x, y = batch
+        return self.transform(x, train=self.trainer is not None and self.trainer.training), y
+
+    def setup(self, stage: str | None = None) -> None:
+        self.splits  # noqa: B018 - load once, on every process
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        data = self.splits[split]
+        size = len(data) if self.batch_size == "full" else self.batch_size
+        if split != "train":
+            # Evaluation keeps no activations for backprop, so bigger batches fit and each batch
+            # costs the trainer a fixed overhead: use at least EVAL_BATCH_SIZE.
+            size = max(size, EVAL_BATCH_SIZE)
+        if split == "train" and size > len(data):
+            raise UserError(
+                f"data.batch_size={size} is larger than the training split ({len(data)} examples); "
+                f"use at most {len(data)} or batch_size=full"
+            )
+        return DataLoader(
+            data,
+            batch_size=min(size, len(data)),
+            shuffle=shuffle,
+            collate_fn=already_batched,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+
+def random_crop_flip(x: torch.Tensor, pad: int, flip: bool = False) -> torch.Tensor:
+    """Pad by `pad` pixels and crop back at a random offset per image; mirror half of them if `flip`.
+
+    One vectorised gather for the whole batch (works on any device).
+    """
+    n, c, h, w = x.shape
+    padded = torch.nn.functional.pad(x, (pad, pad, pad, pad))
+    dy = torch.randint(0, 2 * pad + 1, (n, 1), device=x.device)
+    dx = torch.randint(0, 2 * pad + 1, (n, 1), device=x.device)
+    rows = (dy + torch.arange(h, device=x.device))[:, None, :, None]
+    cols = (dx + torch.arange(w, device=x.device))[:, None, None, :]
+    batch = torch.arange(n, device=x.device)[:, None, None, None]
+    channel = torch.arange(c, device=x.device)[None, :, None, None]
+    out = padded[batch, channel, rows, cols]
+    if flip:
+        mirrored = torch.rand(n, device=x.device) < 0.5
+        out[mirrored] = out[mirrored].flip(-1)
+    return out
+
+
+def stratified_split(y: torch.Tensor, val_fraction: float, test_fraction: float, seed: int):
+    """Indices of train/val/test, each class in the same proportion in every split (seeded)."""
+    from sklearn.model_selection import train_test_split
+
+    if not (0 < val_fraction < 1 and 0 < test_fraction < 1 and val_fraction + test_fraction < 1):
+        raise UserError(
+            f"val_fraction and test_fraction must be in (0, 1) and sum below 1, got {val_fraction} and {test_fraction}"
+        )
+    index = torch.arange(len(y)).numpy()
+    rest, test = train_test_split(index, test_size=test_fraction, stratify=y.numpy(), random_state=seed)
+    train, val = train_test_split(
+        rest, test_size=val_fraction / (1 - test_fraction), stratify=y.numpy()[rest], random_state=seed
+    )
+    return torch.as_tensor(train), torch.as_tensor(val), torch.as_tensor(test)
+
+
+def splits_from_index(x: torch.Tensor, y: torch.Tensor, train, val, test) -> dict[str, TensorSplit]:
+    return {name: TensorSplit(x[idx], y[idx]) for name, idx in (("train", train), ("val", val), ("test", test))}

@@ -1,0 +1,65 @@
+"""Generated 2-D point sets: the lecture's decision-boundary and density pictures, offline."""
+import math
+
+import torch
+
+from datamodules.base import InMemoryDataModule, splits_from_index, stratified_split
+from zoo.errors import UserError
+
+
+def make_points(kind: str, n: int, noise: float, seed: int):
+    """Return (x, y): n points in the plane and a class (or mode) label for each."""
+    g = torch.Generator().manual_seed(seed)
+    if kind in ("moons", "circles"):
+        from sklearn import datasets
+
+        maker = datasets.make_moons if kind == "moons" else datasets.make_circles
+        extra = {} if kind == "moons" else {"factor": 0.5}
+        x, y = maker(n_samples=n, noise=noise, random_state=seed, **extra)
+        return torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.long)
+    if kind == "spirals":
+        # Two arms, r grows with the angle; arm 1 is arm 0 turned by pi.
+        y = torch.arange(n) % 2
+        t = torch.sqrt(torch.rand(n, generator=g)) * 3 * math.pi
+        angle = t + math.pi * y
+        r = t / (3 * math.pi) * 2
+        x = torch.stack([r * torch.cos(angle), r * torch.sin(angle)], 1)
+        return x + noise * 0.3 * torch.randn(n, 2, generator=g), y
+    if kind in ("ring", "grid"):
+        if kind == "ring":  # 8 Gaussians on a circle of radius 2
+            angles = torch.arange(8) * 2 * math.pi / 8
+            centres = 2 * torch.stack([torch.cos(angles), torch.sin(angles)], 1)
+        else:  # 25 Gaussians on a 5x5 grid with spacing 1
+            ticks = torch.arange(-2, 3, dtype=torch.float32)
+            centres = torch.cartesian_prod(ticks, ticks)
+        y = torch.randint(len(centres), (n,), generator=g)
+        return centres[y] + noise * torch.randn(n, 2, generator=g), y
+    raise UserError(f"unknown point set '{kind}'; choose moons, circles, spirals, ring or grid")
+
+
+POINT_SETS_CLASSES = {"moons": 2, "circles": 2, "spirals": 2, "ring": 8, "grid": 25}
+
+
+class PointsDataModule(InMemoryDataModule):
+    """Points in R^2 with labels; the same generator (and seed) makes every split."""
+
+    name = "points"
+
+    def __init__(self, kind="moons", n_samples=3000, noise=0.2, batch_size=128, val_fraction=0.1,
+                 test_fraction=0.2, seed=0, num_workers=0, pin_memory=False):
+        super().__init__(batch_size, seed, num_workers, pin_memory)
+        if kind not in POINT_SETS_CLASSES:
+            raise UserError(f"unknown point set '{kind}'; choose one of {', '.join(POINT_SETS_CLASSES)}")
+        if n_samples < 20 or noise < 0:
+            raise UserError(f"data.n_samples must be >= 20 and data.noise >= 0, got {n_samples} and {noise}")
+        self.kind, self.n_samples, self.noise = kind, n_samples, noise
+        self.val_fraction, self.test_fraction = val_fraction, test_fraction
+
+    @property
+    def info(self) -> dict:
+        return {"input_shape": [2], "num_classes": POINT_SETS_CLASSES[self.kind]}
+
+    def load(self):
+        x, y = make_points(self.kind, self.n_samples, self.noise, self.seed)
+        train, val, test = stratified_split(y, self.val_fraction, self.test_fraction, self.seed)
+        return splits_from_index(x, y, train, val, test)

@@ -1,0 +1,140 @@
+"""MNIST, Fashion-MNIST and CIFAR-10: downloaded by torchvision, or read from a local folder.
+
+The images are kept as uint8 tensors in memory (CIFAR-10 is 150 MB); each batch is scaled,
+normalised and (optionally) augmented after it reaches the device, in one vectorised step.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from datamodules.base import InMemoryDataModule, TensorSplit, random_crop_flip
+from zoo.errors import UserError
+
+
+class VisionDataModule(InMemoryDataModule):
+    """Shared by the three image sets: a held-out validation split and per-batch normalisation."""
+
+    shape: tuple[int, int, int]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    flip = False  # mirror images when augmenting (not for digits, where it changes the class)
+
+    def __init__(self, root="data", download=True, batch_size=128, val_size=5000, augment=False, seed=0,
+                 num_workers=0, pin_memory=False):
+        super().__init__(batch_size, seed, num_workers, pin_memory)
+        self.root, self.download, self.val_size, self.augment = Path(root), download, val_size, augment
+
+    @property
+    def info(self) -> dict:
+        return {"input_shape": list(self.shape), "num_classes": 10}
+
+    def read(self, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """uint8 images (N, C, H, W) and int64 labels of the train or test part."""
+        raise NotImplementedError
+
+    def prepare_data(self) -> None:
+        self.read(train=True)  # downloads once, on rank 0
+
+    def load(self):
+        x, y = self.read(train=True)
+        x_test, y_test = self.read(train=False)
+        if not 0 < self.val_size < len(x):
+            raise UserError(f"data.val_size must be between 1 and {len(x) - 1}, got {self.val_size}")
+        order = torch.randperm(len(x), generator=torch.Generator().manual_seed(self.seed))
+        val, train = order[: self.val_size], order[self.val_size :]
+        return {
+            "train": TensorSplit(x[train], y[train]),
+            "val": TensorSplit(x[val], y[val]),
+            "test": TensorSplit(x_test, y_test),
+        }
+
+    def transform(self, x: torch.Tensor, train: bool) -> torch.Tensor:
+        x = x.float().div_(255)
+        if self.augment and train:
+            x = random_crop_flip(x, pad=4, flip=self.flip)
+        mean = torch.tensor(self.mean, device=x.device).view(1, -1, 1, 1)
+        std = torch.tensor(self.std, device=x.device).view(1, -1, 1, 1)
+        return (x - mean) / std
+
+    def missing(self, folder: Path, files: list[str], reason: str = "") -> UserError:
+        hint = "pass data.download=true with a network" if not self.download else f"the download failed ({reason})"
+        return UserError(
+            f"{self.name} is not in {folder} (expected {', '.join(files)}) and {hint}; "
+            f"copy the files there or set data.root to the folder that holds them"
+        )
+
+
+class _TorchvisionIDX(VisionDataModule):
+    """MNIST-layout data sets: root/<Class>/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte."""
+
+    shape = (1, 28, 28)
+    dataset_class = "MNIST"
+
+    def read(self, train: bool):
+        import torchvision
+
+        cls = getattr(torchvision.datasets, self.dataset_class)
+        folder = self.root / self.dataset_class / "raw"
+        files = [f"{p}-{k}-ubyte" for p in ("train", "t10k") for k in ("images-idx3", "labels-idx1")]
+        exists = all((folder / f).exists() for f in files)
+        if not exists and not self.download:
+            raise self.missing(folder, files)
+        try:
+            data = cls(str(self.root), train=train, download=self.download and not exists)
+        except (RuntimeError, OSError) as err:
+            raise self.missing(folder, files, str(err).splitlines()[0][:160]) from err
+        return data.data.unsqueeze(1).contiguous(), data.targets.long()
+
+
+class MNISTDataModule(_TorchvisionIDX):
+    name, dataset_class = "MNIST", "MNIST"
+    mean, std = (0.1307,), (0.3081,)
+
+
+class FashionMNISTDataModule(_TorchvisionIDX):
+    name, dataset_class = "Fashion-MNIST", "FashionMNIST"
+    mean, std = (0.2860,), (0.3530,)
+
+
+CIFAR_FOLDER = "cifar-10-batches-py"
+CIFAR_TRAIN = [f"data_batch_{i}" for i in range(1, 6)]
+CIFAR_TEST = ["test_batch"]
+
+
+def read_cifar_batches(folder: Path, names: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The original python-pickled CIFAR-10 batches: dict with b"data" (N x 3072 uint8) and b"labels"."""
+    xs, ys = [], []
+    for name in names:
+        with open(folder / name, "rb") as f:
+            entry = pickle.load(f, encoding="bytes")  # the format CIFAR-10 is published in
+        xs.append(np.asarray(entry[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
+        ys.append(np.asarray(entry[b"labels"], dtype=np.int64))
+    return torch.from_numpy(np.concatenate(xs)), torch.from_numpy(np.concatenate(ys))
+
+
+class CIFAR10DataModule(VisionDataModule):
+    """CIFAR-10: root/cifar-10-batches-py/{data_batch_1..5, test_batch}."""
+
+    name = "CIFAR-10"
+    shape = (3, 32, 32)
+    mean, std = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
+    flip = True
+
+    def read(self, train: bool):
+        folder = self.root / CIFAR_FOLDER
+        files = CIFAR_TRAIN + CIFAR_TEST
+        if not all((folder / f).exists() for f in files):
+            if not self.download:
+                raise self.missing(folder, files)
+            try:  # torchvision downloads the archive and checks its md5
+                import torchvision
+
+                torchvision.datasets.CIFAR10(str(self.root), download=True)
+            except (RuntimeError, OSError) as err:
+                raise self.missing(folder, files, str(err).splitlines()[0][:160]) from err
+        return read_cifar_batches(folder, CIFAR_TRAIN if train else CIFAR_TEST)

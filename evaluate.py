@@ -1,0 +1,26 @@
+"""Evaluate a checkpoint: python evaluate.py ckpt_path=outputs/train/.../checkpoints/best.ckpt
+
+The model and data are rebuilt from the recipe stored in the checkpoint; `data.*` overrides
+apply on top of it and `data=<preset>` swaps in another compatible data set.
+"""
+import os
+from pathlib import Path
+
+import hydra
+
+os.environ.setdefault("ZOO_ROOT", str(Path(__file__).resolve().parent))
+
+
+@hydra.main(version_base="1.3", config_path="configs", config_name="evaluate")
+def main(cfg) -> None:
+    from hydra.core.hydra_config import HydraConfig
+
+    from zoo.errors import reported_as_sentences
+    from zoo.run import evaluate
+
+    with reported_as_sentences():
+        evaluate(cfg, list(HydraConfig.get().overrides.task))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""train.py and evaluate.py as a user types them: help, overrides, sweeps and clear failures."""
+import json
+import re
+
+from omegaconf import OmegaConf
+
+from tests.conftest import run_cli
+
+QUICK = ["trainer=cpu", "callbacks=none", "trainer.max_epochs=2"]
+
+
+def test_help_lists_the_config_groups():
+    result = run_cli("train.py", "--help")
+    assert result.returncode == 0
+    for group in ("model:", "data:", "trainer:", "callbacks:", "logger:", "experiment:"):
+        assert group in result.stdout
+    assert "perceptron" in result.stdout and "ddp_cpu" in result.stdout
+
+
+def test_train_then_evaluate_print_the_same_test_accuracy(tmp_path):
+    run = tmp_path / "run"
+    trained = run_cli("train.py", *QUICK, "model=perceptron", "data=moons", f"hydra.run.dir={run}")
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    assert (run / "decision_boundary.png").is_file() and (run / ".hydra" / "config.yaml").is_file()
+    evaluated = run_cli("evaluate.py", f"ckpt_path={run}/checkpoints/best.ckpt", f"hydra.run.dir={tmp_path}/eval")
+    assert evaluated.returncode == 0, evaluated.stderr[-2000:]
+    train_acc = json.loads((run / "metrics.json").read_text())["test/acc"]
+    assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["test/acc"] == train_acc
+    assert re.search(r"test/acc\s*│\s*" + re.escape(f"{train_acc:.4g}"), evaluated.stdout)
+
+
+def test_a_sweep_over_activations_runs_each(tmp_path):
+    result = run_cli("train.py", "-m", *QUICK, "trainer.max_epochs=1", "model.activation=sigmoid,tanh,relu",
+                     f"hydra.sweep.dir={tmp_path}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    chosen = [OmegaConf.load(tmp_path / str(i) / ".hydra" / "overrides.yaml")[-1] for i in range(3)]
+    assert chosen == ["model.activation=sigmoid", "model.activation=tanh", "model.activation=relu"]
+    assert all((tmp_path / str(i) / "metrics.json").is_file() for i in range(3))
+
+
+def test_unknown_model_lists_the_valid_ones():
+    result = run_cli("train.py", "model=transformer")
+    assert result.returncode != 0
+    assert "Could not find 'model/transformer'" in result.stderr and "mlp" in result.stderr
+
+
+def test_a_typo_in_a_key_is_named():
+    result = run_cli("train.py", "model.activaton=tanh")
+    assert result.returncode != 0
+    assert "Key 'activaton' is not in struct" in result.stderr
+
+
+def test_a_missing_checkpoint_is_one_sentence(tmp_path):
+    result = run_cli("evaluate.py", f"ckpt_path={tmp_path}/nope.ckpt", f"hydra.run.dir={tmp_path}/eval")
+    assert result.returncode == 2
+    assert f"error: checkpoint {tmp_path}/nope.ckpt does not exist" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,25 @@
+"""Train any model of the zoo: python train.py model=mlp data=digits trainer=cpu [key=value ...]
+
+`python train.py --help` lists the config groups and their options.
+"""
+import os
+from pathlib import Path
+
+import hydra
+
+os.environ.setdefault("ZOO_ROOT", str(Path(__file__).resolve().parent))
+
+
+@hydra.main(version_base="1.3", config_path="configs", config_name="train")
+def main(cfg) -> float | None:
+    from zoo.errors import reported_as_sentences
+    from zoo.run import train
+
+    with reported_as_sentences():
+        metrics = train(cfg)
+    # A multirun sweeper (e.g. Optuna) optimises the returned value.
+    return metrics.get("val/loss")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""Pictures a run leaves in its folder. matplotlib without a screen (Agg)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+
+
+def _save(fig, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def confusion_matrix(preds: torch.Tensor, targets: torch.Tensor, num_classes: int, path: Path) -> Path:
+    """Counts of (true class, predicted class) on the test split."""
+    counts = torch.zeros(num_classes, num_classes, dtype=torch.long)
+    counts.index_put_((targets, preds), torch.ones_like(targets), accumulate=True)
+    fig, ax = plt.subplots(figsize=(1.0 + 0.45 * num_classes, 0.8 + 0.45 * num_classes))
+    ax.imshow(counts, cmap="Blues")
+    if num_classes <= 12:
+        for i in range(num_classes):
+            for j in range(num_classes):
+                ax.text(j, i, int(counts[i, j]), ha="center", va="center", fontsize=8,
+                        color="white" if counts[i, j] > counts.max() / 2 else "black")
+    accuracy = counts.diag().sum().item() / max(1, counts.sum().item())
+    ax.set(xlabel="predicted", ylabel="true", title=f"test accuracy {accuracy:.2%}",
+           xticks=range(num_classes), yticks=range(num_classes))
+    return _save(fig, path)
+
+
+@torch.no_grad()
+def decision_boundary(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, path: Path, steps: int = 300) -> Path:
+    """The class the model predicts at every point of the plane, with the training points on top."""
+    lo, hi = x.min(0).values - 0.5, x.max(0).values + 0.5
+    gx, gy = torch.meshgrid(torch.linspace(lo[0], hi[0], steps), torch.linspace(lo[1], hi[1], steps), indexing="xy")
+    grid = torch.stack([gx.flatten(), gy.flatten()], 1)
+    device = next(model.parameters()).device
+    model.eval()
+    pred = model(grid.to(device)).argmax(1).cpu().view(steps, steps)
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.contourf(gx, gy, pred, levels=torch.arange(int(y.max()) + 2) - 0.5, cmap="coolwarm", alpha=0.35)
+    ax.scatter(x[:, 0], x[:, 1], c=y, cmap="coolwarm", s=6, edgecolors="none")
+    ax.set(title="decision boundary", xlabel="$x_1$", ylabel="$x_2$", aspect="equal")
+    return _save(fig, path)

@@ -1,0 +1,246 @@
+"""The shared trainer: compose -> data -> model sized from the data -> fit -> test -> metrics.json.
+
+train.py and evaluate.py are thin Hydra entry points around `train(cfg)` and `evaluate(cfg, overrides)`.
+"""
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import logging
+import subprocess
+import time
+from pathlib import Path
+
+import hydra
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
+from omegaconf import DictConfig, OmegaConf
+
+from zoo.checkpoint import load_checkpoint
+from zoo.errors import UserError
+
+# Hydra routes log records to the console and the run's log file; Lightning's own console handler
+# would print each of its lines a second time.
+logging.getLogger("lightning").handlers.clear()
+
+# learner name in configs/model/*.yaml -> the LightningModule that trains that kind of model
+LEARNERS = {
+    "classifier": "zoo.classifier.Classifier",
+}
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+
+
+# --- building blocks ---------------------------------------------------------------------------
+def _import(dotted: str):
+    module, _, name = dotted.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+def instantiate(cfg, **kwargs):
+    """hydra.utils.instantiate, but a UserError raised inside a constructor stays a UserError."""
+    try:
+        return hydra.utils.instantiate(cfg, **kwargs)
+    except hydra.errors.InstantiationException as err:
+        cause = err.__cause__
+        if isinstance(cause, UserError):
+            raise cause from None
+        if isinstance(cause, TypeError) and "unexpected keyword" in str(cause):
+            raise UserError(f"{cfg.get('_target_', 'a config entry')} got an option it does not know: {cause}") from err
+        raise
+
+
+def _plain(cfg) -> dict:
+    return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
+
+
+def build_datamodule(data_cfg):
+    return instantiate(data_cfg)
+
+
+def build_model(model_cfg, info: dict):
+    """Split the flat model config into network and learner options and size the net from `info`.
+
+    Keys the learner's constructor names (optimizer, scheduler, ...) go to the learner; the rest,
+    with `_target_`, build the network. The data's description (input_shape, num_classes, ...)
+    fills the constructor arguments of either that ask for it, so nobody sets sizes by hand.
+    """
+    cfg = _plain(model_cfg)
+    name = cfg.pop("learner", None)
+    if name not in LEARNERS:
+        raise UserError(f"model.learner must be one of {', '.join(LEARNERS)}, got {name!r}")
+    learner_cls = _import(LEARNERS[name])
+    learner_params = inspect.signature(learner_cls).parameters
+    learner_kwargs = {k: cfg.pop(k) for k in list(cfg) if k in learner_params and k != "net"}
+    for key in ("optimizer", "scheduler"):
+        if learner_kwargs.get(key) is not None:
+            learner_kwargs[key] = instantiate(learner_kwargs[key])
+    net_cls = _import(cfg["_target_"])
+    net_params = inspect.signature(net_cls).parameters
+    missing = [p.name for p in net_params.values()
+               if p.default is p.empty and p.kind is p.POSITIONAL_OR_KEYWORD and p.name not in cfg and p.name not in info]
+    if missing:
+        raise UserError(
+            f"model {net_cls.__name__} needs {', '.join(missing)} from the data, but this data set only "
+            f"describes {', '.join(info)}; pick a data set of the kind this model is made for"
+        )
+    net = instantiate(cfg, **{k: v for k, v in info.items() if k in net_params})
+    return learner_cls(net=net, **learner_kwargs, **{k: v for k, v in info.items() if k in learner_params})
+
+
+def check_config(cfg) -> None:
+    """Catch impossible values before any work is done."""
+    lr = OmegaConf.select(cfg, "model.optimizer.lr")
+    if lr is not None and lr <= 0:
+        raise UserError(f"model.optimizer.lr must be positive, got {lr}")
+    epochs = OmegaConf.select(cfg, "trainer.max_epochs")
+    if epochs is not None and epochs != -1 and epochs < 1:
+        raise UserError(f"trainer.max_epochs must be >= 1 (or -1 for no limit), got {epochs}")
+
+
+def build_trainer(cfg, callbacks: list, loggers: list) -> L.Trainer:
+    show_progress = any(isinstance(cb, ProgressBar) for cb in callbacks)
+    try:
+        return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, enable_progress_bar=show_progress)
+    except hydra.errors.InstantiationException as err:
+        # Lightning says why the devices cannot be had (no GPU, too many devices, ...).
+        reason = str(err.__cause__ or err).strip().splitlines()[0]
+        raise UserError(f"the trainer settings cannot be met on this machine: {reason} (trainer=cpu always works)") from err
+
+
+def _instantiate_group(group) -> list:
+    return [instantiate(entry) for entry in (group or {}).values() if entry is not None]
+
+
+def run_description(seed: int) -> dict:
+    """Seed, library versions and git commit: what is needed to rerun this exactly."""
+    import hydra as hydra_pkg
+
+    info = {"seed": seed, "torch": torch.__version__, "lightning": L.__version__, "hydra": hydra_pkg.__version__}
+    try:
+        info["git_commit"] = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+            cwd=Path(__file__).resolve().parent, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return info
+
+
+def _scalars(metrics: dict, prefix: str = "") -> dict:
+    return {k: float(v) for k, v in metrics.items() if k.startswith(prefix) and torch.as_tensor(v).numel() == 1}
+
+
+def write_metrics(metrics: dict, out_dir: Path, title: str) -> None:
+    """metrics.json in the run folder and a short table on the terminal."""
+    from rich.console import Console
+    from rich.table import Table
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    table = Table(title=title, show_header=False)
+    for key in sorted(metrics):
+        value = metrics[key]
+        if isinstance(value, str) and len(value) > 40:
+            continue  # paths and hashes stay in metrics.json
+        table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
+    console = Console()
+    console.print(table)
+    console.print(f"run folder: {out_dir}", soft_wrap=True)
+
+
+def compose(config_name: str = "train", overrides=(), output_dir=None) -> DictConfig:
+    """Compose a config as the command line would (for tests, benchmarks and the section scripts)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import open_dict
+
+    with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+        cfg = hydra_compose(config_name, overrides=list(overrides), return_hydra_config=True)
+    HydraConfig.instance().set_config(cfg)  # so ${hydra:...} interpolations resolve as in a CLI run
+    if output_dir is not None:
+        with open_dict(cfg):
+            cfg.paths.output_dir = str(output_dir)
+    return cfg
+
+
+# --- the two commands -----------------------------------------------------------------------------
+def train(cfg: DictConfig) -> dict:
+    check_config(cfg)
+    out_dir = Path(cfg.paths.output_dir)
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    datamodule = build_datamodule(cfg.data)
+    datamodule.prepare_data()
+    info = datamodule.info
+    model = build_model(cfg.model, info)
+    model.recipe = {"model": _plain(cfg.model), "data": _plain(cfg.data), "info": info, "seed": cfg.seed}
+
+    callbacks = _instantiate_group(cfg.get("callbacks"))
+    trainer = build_trainer(cfg, callbacks, _instantiate_group(cfg.get("logger")))
+    start = time.perf_counter()
+    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    fit_seconds = time.perf_counter() - start
+
+    metrics = _scalars(trainer.callback_metrics, "train/")
+    checkpoint = next((cb for cb in callbacks if isinstance(cb, ModelCheckpoint)), None)
+    best = checkpoint.best_model_path if checkpoint else ""
+    if cfg.get("test") and best:
+        model.load_state_dict(load_checkpoint(best)["state_dict"])
+        metrics |= _scalars(trainer.validate(model, datamodule=datamodule, verbose=False)[0])
+        metrics |= _scalars(trainer.test(model, datamodule=datamodule, verbose=False)[0])
+    metrics |= {
+        "n_params": sum(p.numel() for p in model.parameters()),
+        "fit_seconds": fit_seconds,
+        "samples_per_second": model.samples_seen * trainer.world_size / max(fit_seconds, 1e-9),
+        "epochs": trainer.fit_loop.epoch_progress.current.completed,
+        "best_checkpoint": best,
+    } | run_description(cfg.seed)
+    if trainer.is_global_zero:
+        model.save_figures(out_dir, datamodule)
+        write_metrics(metrics, out_dir, f"train: {cfg.get('run_name', '')}")
+    return metrics
+
+
+def evaluation_data_config(recipe_data: dict, cfg: DictConfig, overrides: list[str]):
+    """The checkpoint's data config with the command line's `data.*` overrides; `data=X` replaces it."""
+    keys = [o.split("=", 1)[0].lstrip("+~") for o in overrides]
+    if "data" in keys:
+        return cfg.data
+    dotlist = [o.lstrip("+")[len("data."):] for o in overrides if o.lstrip("+").startswith("data.")]
+    return OmegaConf.merge(OmegaConf.create(recipe_data), OmegaConf.from_dotlist(dotlist))
+
+
+def evaluate(cfg: DictConfig, overrides: list[str]) -> dict:
+    checkpoint = load_checkpoint(cfg.ckpt_path)
+    recipe = checkpoint["zoo"]
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    datamodule = build_datamodule(evaluation_data_config(recipe["data"], cfg, overrides))
+    datamodule.prepare_data()
+    trained_on, given = recipe["info"], datamodule.info
+    if {k: trained_on.get(k) for k in given} != given:
+        raise UserError(
+            f"checkpoint {cfg.ckpt_path} was trained on data described as {trained_on}, but the data given is "
+            f"{given}; pass a data preset with the same shape and classes"
+        )
+    model = build_model(recipe["model"], trained_on)
+    try:
+        model.load_state_dict(checkpoint["state_dict"])
+    except RuntimeError as err:
+        raise UserError(f"checkpoint {cfg.ckpt_path} does not fit the model its recipe describes: "
+                        f"{str(err).splitlines()[1].strip() if len(str(err).splitlines()) > 1 else err}") from err
+    model.recipe = recipe
+    trainer = build_trainer(cfg, [], _instantiate_group(cfg.get("logger")))
+    split = cfg.get("split", "test")
+    if split not in ("test", "val"):
+        raise UserError(f"split must be test or val, got {split!r}")
+    run = trainer.test if split == "test" else trainer.validate
+    metrics = _scalars(run(model, datamodule=datamodule, verbose=False)[0])
+    metrics |= {"n_params": sum(p.numel() for p in model.parameters()), "checkpoint": str(cfg.ckpt_path)}
+    metrics |= run_description(cfg.seed)
+    if trainer.is_global_zero:
+        out_dir = Path(cfg.paths.output_dir)
+        model.save_figures(out_dir, datamodule)
+        write_metrics(metrics, out_dir, "evaluate")
+    return metrics

@@ -19,16 +19,26 @@ class Classifier(Learner):
     def __init__(self, net, num_classes: int, optimizer, scheduler=None, scheduler_interval: str = "epoch"):
         super().__init__(net, optimizer, scheduler, scheduler_interval)
         self.num_classes = num_classes
+        self.counts_nfe = hasattr(net, "nfe")  # nets that solve an ODE count their function evaluations
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
     def _step(self, batch, split: str) -> torch.Tensor:
         x, y = batch
+        if self.counts_nfe:
+            self.net.nfe = 0
         logits = self(x)
         loss = F.cross_entropy(logits, y)
         self.accumulate(split, len(y), loss=loss, acc=(logits.argmax(1) == y).float().mean())
+        if self.counts_nfe:
+            self.accumulate(split, len(y), nfe_forward=self.net.nfe)
+            self.net.nfe = 0
         return loss
+
+    def on_after_backward(self):
+        if self.counts_nfe:  # with the adjoint method, the backward pass solves an ODE too
+            self.accumulate("train", 1, nfe_backward=self.net.nfe)
 
     def training_step(self, batch, batch_idx):
         return self._step(batch, "train")
@@ -56,6 +66,12 @@ class Classifier(Learner):
 
         preds, targets = self.predict_split(datamodule)
         paths = [plots.confusion_matrix(preds, targets, self.num_classes, out_dir / "confusion_matrix.png")]
+        first_conv = next((m for m in self.net.modules() if isinstance(m, torch.nn.Conv2d)), None)
+        if first_conv is not None:
+            paths.append(plots.filters(first_conv.weight, out_dir / "first_layer_filters.png"))
+        if "train/nfe_forward" in self.history:
+            paths.append(plots.curves(self.history, ["train/nfe_forward", "train/nfe_backward"],
+                                      out_dir / "nfe.png", ylabel="function evaluations per batch"))
         if list(datamodule.info["input_shape"]) == [2]:
             train = datamodule.splits["train"]
             paths.append(plots.decision_boundary(self, train.x, train.y, out_dir / "decision_boundary.png"))

@@ -24,8 +24,8 @@ class Learner(L.LightningModule):
         self.scheduler_interval = scheduler_interval
         self.recipe: dict = {}
         self.samples_seen = 0
-        self._sums: dict[str, torch.Tensor] = {}
-        self._names: dict[str, list[str]] = {}
+        self._sums: dict[tuple, torch.Tensor] = {}  # (split, *names) -> [weighted sums..., count]
+        self.history: dict[str, list[float]] = {}  # "split/name" -> one mean per epoch
 
     # --- epoch metrics ------------------------------------------------------------------------
     # Steps add batch-weighted sums into one small tensor per split (a few microseconds); at epoch
@@ -33,26 +33,31 @@ class Learner(L.LightningModule):
     # ~1 ms a call and torchmetrics ~0.1 ms per update: more than a small model's whole step.
     def accumulate(self, split: str, batch_size: int, **values: torch.Tensor) -> None:
         """Add values averaged over a batch of `batch_size` examples to this epoch's running means."""
-        stacked = torch.stack([v.detach().float() for v in values.values()]) * batch_size
-        sums = self._sums.get(split)
+        key = (split, *values)
+        if all(isinstance(v, torch.Tensor) for v in values.values()):
+            stacked = torch.stack([v.detach().float() for v in values.values()]) * batch_size
+        else:  # plain numbers, e.g. a count of function evaluations
+            stacked = torch.tensor([float(v) * batch_size for v in values.values()], device=self.device)
+        sums = self._sums.get(key)
         if sums is None:
-            self._names[split] = list(values)
-            self._sums[split] = torch.cat([stacked, stacked.new_tensor([batch_size])])
+            self._sums[key] = torch.cat([stacked, stacked.new_tensor([batch_size])])
         else:
             sums[:-1] += stacked
             sums[-1] += batch_size
 
     def _log_epoch(self, split: str) -> None:
-        sums = self._sums.pop(split, None)
-        if sums is None:
-            return
-        sums = self.trainer.strategy.reduce(sums, reduce_op="sum") if self.trainer.world_size > 1 else sums
-        means = sums[:-1] / sums[-1]
-        for name, value in zip(self._names[split], means):
-            self.log(f"{split}/{name}", value, prog_bar=split != "test")
+        for key in [k for k in self._sums if k[0] == split]:
+            sums = self._sums.pop(key)
+            if self.trainer.world_size > 1:
+                sums = self.trainer.strategy.reduce(sums, reduce_op="sum")
+            for name, value in zip(key[1:], sums[:-1] / sums[-1]):
+                self.log(f"{split}/{name}", value, prog_bar=split != "test" and not name.startswith("nfe"))
+                if not self.trainer.sanity_checking:
+                    self.history.setdefault(f"{split}/{name}", []).append(value.item())
 
     def on_train_epoch_start(self):
-        self._sums.pop("train", None)  # an interrupted epoch leaves no stale sums behind
+        for key in [k for k in self._sums if k[0] == "train"]:
+            del self._sums[key]  # an interrupted epoch leaves no stale sums behind
 
     def on_train_epoch_end(self):
         self._log_epoch("train")

@@ -48,3 +48,31 @@ def decision_boundary(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, 
     ax.scatter(x[:, 0], x[:, 1], c=y, cmap="coolwarm", s=6, edgecolors="none")
     ax.set(title="decision boundary", xlabel="$x_1$", ylabel="$x_2$", aspect="equal")
     return _save(fig, path)
+
+
+def filters(weight: torch.Tensor, path: Path) -> Path:
+    """A conv layer's filters, one tile each (the first input channel, or RGB for 3 channels)."""
+    weight = weight.detach().cpu()
+    tiles = weight[:, :3] if weight.shape[1] == 3 else weight[:, :1]
+    n = len(tiles)
+    cols = min(n, 8)
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.9, rows * 0.9), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, tile in zip(axes.flat, tiles):
+        tile = (tile - tile.min()) / (tile.max() - tile.min() + 1e-12)
+        ax.imshow(tile.permute(1, 2, 0) if tile.shape[0] == 3 else tile[0], cmap=None if tile.shape[0] == 3 else "gray")
+    fig.suptitle("first-layer filters")
+    return _save(fig, path)
+
+
+def curves(history: dict, keys: list[str], path: Path, ylabel: str = "", xlabel: str = "epoch") -> Path:
+    """Per-epoch values from a learner's history, one line per key present."""
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for key in keys:
+        if key in history:
+            ax.plot(range(1, len(history[key]) + 1), history[key], label=key)
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    ax.legend()
+    return _save(fig, path)

@@ -1,0 +1,96 @@
+"""Residual networks and their plain twins (slides "The problem when go deeper", "ResNet vs ODENet").
+
+ResNet: h_{t+1} = h_t + f(h_t, theta_t), with f two 3x3 conv layers ("skip 2 layers").
+This is the CIFAR family of He et al. 2016 (section 4.2): 6n+2 layers (20, 32, 44, 56, 110), three
+stages of n basic blocks with 16, 32, 64 channels, and option A shortcuts (identity; when the shape
+changes, subsample by 2 and pad the new channels with zeros: no parameters). `shortcuts=False`
+gives the plain net of the same depth for the degradation experiment.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from zoo.errors import UserError
+from zoo.nets import common
+
+
+class BasicBlock(nn.Module):
+    """conv3x3-BN-ReLU-conv3x3-BN, plus the input (option A shortcut) when `shortcut`, then ReLU."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int, shortcut: bool = True):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c_out)
+        self.shortcut, self.stride, self.pad = shortcut, stride, c_out - c_in
+
+    def skip(self, x: torch.Tensor) -> torch.Tensor:
+        if self.stride > 1:
+            x = x[:, :, :: self.stride, :: self.stride]
+        if self.pad:
+            x = F.pad(x, (0, 0, 0, 0, self.pad // 2, self.pad - self.pad // 2))
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+        if self.shortcut:
+            out = out + self.skip(x)  # h_{t+1} = h_t + f(h_t)
+        return F.relu(out)
+
+
+class ResNet(nn.Module):
+    """CIFAR-style ResNet of `depth` = 6n+2 layers; a 3x3 stem adapts to 1 or 3 input channels."""
+
+    def __init__(self, input_shape, num_classes: int, depth: int = 20, width: int = 16, shortcuts: bool = True):
+        super().__init__()
+        common.require_image("resnet" if shortcuts else "plainnet", input_shape)
+        if depth < 8 or (depth - 2) % 6:
+            raise UserError(f"model.depth must be 6n+2 (20, 32, 44, 56, 110, ...), got {depth}")
+        n = (depth - 2) // 6
+        self.stem = nn.Sequential(nn.Conv2d(input_shape[0], width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU())
+        blocks, c_in = [], width
+        for stage, c_out in enumerate((width, 2 * width, 4 * width)):
+            for i in range(n):
+                blocks.append(BasicBlock(c_in, c_out, stride=2 if stage > 0 and i == 0 else 1, shortcut=shortcuts))
+                c_in = c_out
+        self.blocks = nn.Sequential(*blocks)
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c_in, num_classes))
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.blocks(self.stem(x)))
+
+
+def resnet(depth: int, input_shape=(3, 32, 32), num_classes: int = 10) -> ResNet:
+    return ResNet(input_shape, num_classes, depth=depth, shortcuts=True)
+
+
+def plainnet(depth: int, input_shape=(3, 32, 32), num_classes: int = 10) -> ResNet:
+    return ResNet(input_shape, num_classes, depth=depth, shortcuts=False)
+
+
+def resnet20(**kwargs) -> ResNet:
+    """He et al. 2016: 0.27M parameters, 8.75% CIFAR-10 test error."""
+    return resnet(20, **kwargs)
+
+
+def resnet32(**kwargs) -> ResNet:
+    return resnet(32, **kwargs)
+
+
+def resnet44(**kwargs) -> ResNet:
+    return resnet(44, **kwargs)
+
+
+def resnet56(**kwargs) -> ResNet:
+    """He et al. 2016: 0.85M parameters, 6.97% CIFAR-10 test error."""
+    return resnet(56, **kwargs)
+
+
+def resnet110(**kwargs) -> ResNet:
+    return resnet(110, **kwargs)

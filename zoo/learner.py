@@ -50,10 +50,15 @@ class Learner(L.LightningModule):
             sums = self._sums.pop(key)
             if self.trainer.world_size > 1:
                 sums = self.trainer.strategy.reduce(sums, reduce_op="sum")
-            for name, value in zip(key[1:], sums[:-1] / sums[-1]):
-                self.log(f"{split}/{name}", value, prog_bar=split != "test" and not name.startswith("nfe"))
+            means = dict(zip(key[1:], (sums[:-1] / sums[-1]).tolist()))
+            for name, value in (means | self.derived_metrics(split, means)).items():
+                self.log(f"{split}/{name}", value, prog_bar=split != "test" and name in ("loss", "acc", "ppl"))
                 if not self.trainer.sanity_checking:
-                    self.history.setdefault(f"{split}/{name}", []).append(value.item())
+                    self.history.setdefault(f"{split}/{name}", []).append(value)
+
+    def derived_metrics(self, split: str, means: dict) -> dict:
+        """Metrics computed from an epoch's means (e.g. perplexity = exp(loss)); none by default."""
+        return {}
 
     def on_train_epoch_start(self):
         for key in [k for k in self._sums if k[0] == "train"]:
@@ -75,8 +80,12 @@ class Learner(L.LightningModule):
         scheduler = self.scheduler_factory(optimizer)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": self.scheduler_interval}}
 
+    def batch_samples(self, batch) -> int:
+        """How many examples a batch holds (for samples_per_second)."""
+        return len(batch[0])
+
     def on_train_batch_start(self, batch, batch_idx):
-        self.samples_seen += len(batch[0])
+        self.samples_seen += self.batch_samples(batch)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["zoo"] = self.recipe

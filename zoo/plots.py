@@ -76,3 +76,14 @@ def curves(history: dict, keys: list[str], path: Path, ylabel: str = "", xlabel:
     ax.set(xlabel=xlabel, ylabel=ylabel)
     ax.legend()
     return _save(fig, path)
+
+
+def gradient_through_time(curves: dict[str, list[float]], path: Path) -> Path:
+    """|dL/dh_t| against the number of steps back in time, log scale: vanishing falls, exploding rises."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    for label, norms in curves.items():
+        ax.semilogy(range(len(norms)), [max(n, 1e-30) for n in norms], label=label)
+    ax.set(xlabel="steps back in time (T - t)", ylabel=r"$\|\partial L / \partial h_t\|$",
+           title="gradient through time")
+    ax.legend()
+    return _save(fig, path)

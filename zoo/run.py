@@ -28,6 +28,7 @@ logging.getLogger("lightning").handlers.clear()
 # learner name in configs/model/*.yaml -> the LightningModule that trains that kind of model
 LEARNERS = {
     "classifier": "zoo.classifier.Classifier",
+    "language_model": "zoo.language_model.LanguageModel",
 }
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 
@@ -176,6 +177,8 @@ def train(cfg: DictConfig) -> dict:
     info = datamodule.info
     model = build_model(cfg.model, info)
     model.recipe = {"model": _plain(cfg.model), "data": _plain(cfg.data), "info": info, "seed": cfg.seed}
+    if getattr(datamodule, "vocab", None) is not None:
+        model.recipe["vocab"] = datamodule.vocab.itos  # so text can be generated from the checkpoint alone
 
     callbacks = _instantiate_group(cfg.get("callbacks"))
     trainer = build_trainer(cfg, callbacks, _instantiate_group(cfg.get("logger")))
@@ -212,9 +215,34 @@ def evaluation_data_config(recipe_data: dict, cfg: DictConfig, overrides: list[s
     return OmegaConf.merge(OmegaConf.create(recipe_data), OmegaConf.from_dotlist(dotlist))
 
 
+def generate(cfg: DictConfig, model, recipe: dict) -> str:
+    """Sample text from a language-model checkpoint; printed and saved as generated.txt."""
+    from datamodules.text import Vocab
+
+    if not hasattr(model, "generate") or "vocab" not in recipe:
+        raise UserError(f"mode=generate needs a language-model checkpoint; {cfg.ckpt_path} holds a "
+                        f"{recipe['model'].get('learner')}")
+    vocab, level = Vocab(recipe["vocab"]), recipe["info"].get("level", "word")
+    tokens = list(cfg.prompt) if level == "char" else str(cfg.prompt).split()
+    prompt_ids = vocab.encode(tokens).tolist()
+    ids = model.generate(prompt_ids, int(cfg.length), float(cfg.temperature), int(cfg.seed))
+    text = ("" if level == "char" else " ").join(vocab.itos[i] for i in prompt_ids + ids)
+    out_dir = Path(cfg.paths.output_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "generated.txt").write_text(text + "\n")
+    print(text)
+    return text
+
+
 def evaluate(cfg: DictConfig, overrides: list[str]) -> dict:
     checkpoint = load_checkpoint(cfg.ckpt_path)
     recipe = checkpoint["zoo"]
+    if cfg.get("mode", "test") == "generate":
+        model = build_model(recipe["model"], recipe["info"])
+        model.load_state_dict(checkpoint["state_dict"])
+        return {"generated": generate(cfg, model, recipe)}
+    if cfg.get("mode", "test") != "test":
+        raise UserError(f"mode must be test or generate, got {cfg.mode!r}")
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build_datamodule(evaluation_data_config(recipe["data"], cfg, overrides))
     datamodule.prepare_data()

@@ -1,0 +1,155 @@
+"""RNN / LSTM / GRU language models: the slide's equations, truncated BPTT, perplexity, corpora, sampling."""
+import math
+
+import pytest
+import torch
+
+from datamodules.text import (EOS, UNK, LongRangeDataModule, PTBDataModule, TextFileDataModule,
+                              TinyShakespeareDataModule, WikiText2DataModule)
+from tests.test_train import epoch_losses
+from zoo.errors import UserError
+from zoo.language_model import LanguageModel
+from zoo.nets.rnn import ElmanRNN, RNNLanguageModel
+from zoo.run import compose, evaluate, train
+
+
+def test_lecture_rnn_equals_torch_rnn_with_the_same_weights():
+    torch.manual_seed(0)
+    lecture = ElmanRNN(5, 7)
+    reference = torch.nn.RNN(5, 7, batch_first=True)
+    with torch.no_grad():
+        reference.weight_ih_l0.copy_(lecture.W_xh.weight)
+        reference.bias_ih_l0.copy_(lecture.W_xh.bias)
+        reference.weight_hh_l0.copy_(lecture.W_hh.weight)
+        reference.bias_hh_l0.copy_(lecture.W_hh.bias)
+    x, h0 = torch.randn(3, 11, 5), torch.randn(1, 3, 7)
+    out, h = lecture(x, h0)
+    expected_out, expected_h = reference(x, h0)
+    torch.testing.assert_close(out, expected_out)
+    torch.testing.assert_close(h, expected_h)
+
+
+def test_irnn_starts_from_the_identity():
+    net = RNNLanguageModel(20, cell="irnn", hidden_size=6, embedding_dim=4)
+    assert torch.equal(net.core.weight_hh_l0, torch.eye(6))
+    assert torch.all(net.core.bias_hh_l0 == 0) and torch.all(net.core.bias_ih_l0 == 0)
+    lecture = RNNLanguageModel(20, cell="irnn", hidden_size=6, embedding_dim=4, backend="lecture")
+    assert torch.equal(lecture.core.W_hh.weight, torch.eye(6))
+
+
+def test_tied_weights_share_storage_and_need_equal_sizes():
+    net = RNNLanguageModel(30, cell="lstm", embedding_dim=16, hidden_size=16, tie_weights=True)
+    assert net.decoder.weight.data_ptr() == net.embedding.weight.data_ptr()
+    with pytest.raises(UserError, match="tie_weights needs embedding_dim == hidden_size"):
+        RNNLanguageModel(30, embedding_dim=8, hidden_size=16, tie_weights=True)
+
+
+def make_learner(vocab=12, cell="lstm"):
+    net = RNNLanguageModel(vocab, cell=cell, embedding_dim=8, hidden_size=8)
+    return LanguageModel(net, optimizer=lambda p: torch.optim.SGD(p, 0.1))
+
+
+def test_hidden_state_is_carried_and_detached_across_windows():
+    torch.manual_seed(0)
+    model = make_learner()
+    first = torch.randint(12, (2, 5))
+    second = torch.randint(12, (2, 5))
+    model._step((first, first), "train")
+    carried = model.hidden["train"]
+    assert all(not h.requires_grad for h in carried)  # gradient stops at the window edge
+    with_state = model.net(second, carried)[0]
+    fresh = model.net(second)[0]
+    loss = model._step((second, second), "train")
+    assert not torch.allclose(with_state, fresh)  # the state does carry information
+    torch.testing.assert_close(loss, torch.nn.functional.cross_entropy(with_state.flatten(0, 1), second.flatten()))
+
+
+def test_perplexity_of_a_uniform_model_is_the_vocabulary_size():
+    model = make_learner(vocab=12)
+    with torch.no_grad():
+        model.net.decoder.weight.zero_()
+        model.net.decoder.bias.zero_()  # every next token gets probability 1/12
+    tokens = torch.randint(12, (4, 9))
+    loss = model._step((tokens, tokens), "test")
+    assert math.exp(loss.item()) == pytest.approx(12.0)
+    assert model.derived_metrics("test", {"loss": loss.item()})["ppl"] == pytest.approx(12.0)
+
+
+def test_longrange_corpus_places_the_target_and_knows_its_optimum():
+    dm = LongRangeDataModule(distance=2, n_cues=4, train_sentences=400, val_sentences=40, test_sentences=40,
+                             batch_size=4, bptt=8)
+    dm.setup()
+    words = dm.decode(dm.streams["train"][:8].tolist()).split()
+    cue, marker, language, eos = words[:4]
+    assert marker == "fluent" and eos == EOS and language == {"france": "french", "germany": "german", "spain": "spanish",
+                                                              "italy": "italian"}[cue]
+    # with no fillers only the cue is uncertain: log(4) nats in every 4 tokens
+    assert dm.optimal_nll["train"] == pytest.approx(math.log(4) / 4, rel=0.02)
+    x, y, cue_dependent = next(iter(dm.train_dataloader()))
+    assert x.shape == (4, 8) and torch.equal(x[:, 1:], y[:, :-1])
+    assert all(dm.vocab.itos[t].endswith(("ish", "ch", "an")) for t in y[cue_dependent].tolist())
+
+
+def test_lstm_loss_falls_on_the_longrange_corpus(compose_train, tmp_path):
+    metrics = train(compose_train("model=lstm_lm", "data=longrange", "data.distance=5", "data.train_sentences=600",
+                                  "data.val_sentences=100", "data.test_sentences=100", "trainer.max_epochs=3"))
+    losses = epoch_losses(tmp_path)
+    assert losses[-1] < losses[0]
+    assert metrics["test/ppl"] >= metrics["test/optimal_ppl"] * 0.99  # nobody beats the generator
+    assert (tmp_path / "gradient_through_time.png").is_file()
+
+
+def test_char_model_on_a_local_file_trains_and_generates(compose_train, tmp_path):
+    corpus = tmp_path / "poem.txt"
+    corpus.write_text("the cat sat on the mat. " * 200)
+    train(compose_train("model=gru_lm", "data=text", f"data.path={corpus}", "data.batch_size=8", "data.bptt=20",
+                        "trainer.max_epochs=2"))
+    ckpt = tmp_path / "checkpoints" / "best.ckpt"
+    outputs = []
+    for _ in range(2):
+        cfg = compose("evaluate", [f"ckpt_path={ckpt}", "mode=generate", "prompt=the c", "length=40",
+                                   "temperature=0.8", "seed=3"], tmp_path / "gen")
+        outputs.append(evaluate(cfg, overrides=[])["generated"])
+    assert outputs[0] == outputs[1] and outputs[0].startswith("the c") and len(outputs[0]) == 45
+    assert (tmp_path / "gen" / "generated.txt").read_text().strip() == outputs[0].strip()
+    cfg = compose("evaluate", [f"ckpt_path={ckpt}", "mode=generate", "seed=4", "length=40"], tmp_path / "gen2")
+    with pytest.raises(UserError, match="prompt is empty"):
+        evaluate(cfg, overrides=[])
+
+
+def test_corpora_read_their_original_layouts(tmp_path):
+    ptb = tmp_path / "ptb"
+    ptb.mkdir()
+    for split, text in (("train", " the cat <unk> sat \n the dog sat \n"), ("valid", " the cat ran \n"),
+                        ("test", " a dog sat \n")):
+        (ptb / f"ptb.{split}.txt").write_text(text * 30)
+    dm = PTBDataModule(root=tmp_path, download=False, batch_size=2, bptt=4)
+    dm.setup()
+    assert dm.vocab.itos[:3] == [EOS, "sat", "the"] and UNK in dm.vocab.stoi  # by frequency, ties by spelling
+    assert dm.decode(dm.streams["val"][:4].tolist()) == f"the cat {UNK} {EOS}"  # "ran" is not in train
+
+    wiki = tmp_path / "wikitext-2"
+    wiki.mkdir()
+    for split in ("train", "valid", "test"):
+        (wiki / f"wiki.{split}.tokens").write_text(" = Valkyria = \n\n Senjō no Valkyria 3 @-@ game \n" * 20)
+    dm = WikiText2DataModule(root=tmp_path, download=False, batch_size=2, bptt=4)
+    dm.setup()
+    assert "@-@" in dm.vocab.stoi and dm.info["level"] == "word"
+
+    (tmp_path / "tinyshakespeare").mkdir()
+    (tmp_path / "tinyshakespeare" / "input.txt").write_text("First Citizen:\nBefore we proceed any further.\n" * 50)
+    dm = TinyShakespeareDataModule(root=tmp_path, download=False, batch_size=2, bptt=8)
+    dm.setup()
+    assert dm.info["level"] == "char" and "F" in dm.vocab.stoi
+
+
+def test_missing_corpus_offline_and_bad_text_files_are_sentences(tmp_path):
+    with pytest.raises(UserError, match=f"Penn Treebank is not in {tmp_path}/ptb \\(expected ptb.train.txt"):
+        PTBDataModule(root=tmp_path, download=False).setup()
+    empty, binary = tmp_path / "empty.txt", tmp_path / "blob.bin"
+    empty.write_text("  \n")
+    binary.write_bytes(b"\x00\x01\x02" * 100)
+    with pytest.raises(UserError, match="is empty"):
+        TextFileDataModule(path=str(empty)).setup()
+    with pytest.raises(UserError, match="looks binary"):
+        TextFileDataModule(path=str(binary)).setup()

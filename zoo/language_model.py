@@ -1,0 +1,132 @@
+"""Next-token prediction with truncated backpropagation through time (slides on RNNs and LSTMs).
+
+The corpus is one long stream, cut into `batch_size` parallel rows and read in windows of `bptt`
+tokens. The hidden state at the end of a window starts the next one (so information flows across
+windows) but is detached (so gradients stop at the window edge: truncated BPTT). Gradient clipping
+by norm, the slides' remedy for exploding gradients, is `trainer.gradient_clip_val`.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from zoo.errors import UserError
+from zoo.learner import Learner
+
+
+def detach(hidden):
+    if hidden is None:
+        return None
+    return tuple(h.detach() for h in hidden) if isinstance(hidden, tuple) else hidden.detach()
+
+
+class LanguageModel(Learner):
+    """Cross-entropy of the next token; reports perplexity, bits per character and long-range accuracy."""
+
+    def __init__(self, net, optimizer, scheduler=None, scheduler_interval: str = "epoch", level: str = "word"):
+        super().__init__(net, optimizer, scheduler, scheduler_interval)
+        self.level = level
+        self.hidden: dict = {}
+        self.gradient_probe: dict[str, list[float]] = {}
+
+    def _step(self, batch, split: str):
+        x, y = batch[0], batch[1]
+        logits, hidden = self.net(x, self.hidden.get(split))
+        self.hidden[split] = detach(hidden)  # carried to the next window, gradient stops here
+        loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
+        self.accumulate(split, y.numel(), loss=loss)
+        if len(batch) > 2:  # the long-range corpus marks the tokens that only the cue determines
+            cue_dependent = batch[2]
+            n = int(cue_dependent.sum())
+            if n:
+                correct = (logits.argmax(-1)[cue_dependent] == y[cue_dependent]).float().mean()
+                self.accumulate(split, n, longrange_acc=correct)
+        return loss
+
+    def batch_samples(self, batch) -> int:
+        return batch[1].numel()  # tokens predicted: samples_per_second is tokens per second
+
+    def training_step(self, batch, batch_idx):
+        return self._step(batch, "train")
+
+    def validation_step(self, batch, batch_idx):
+        self._step(batch, "val")
+
+    def test_step(self, batch, batch_idx):
+        self._step(batch, "test")
+
+    def on_train_epoch_start(self):
+        super().on_train_epoch_start()
+        self.hidden.pop("train", None)  # each epoch reads the stream from its start
+
+    def on_validation_epoch_start(self):
+        self.hidden.pop("val", None)
+
+    def on_test_epoch_start(self):
+        self.hidden.pop("test", None)
+
+    def on_train_start(self):
+        self.gradient_probe["at initialisation"] = self.probe_gradients()
+
+    def derived_metrics(self, split: str, means: dict) -> dict:
+        """Perplexity exp(loss) for every model, bits per character for character models."""
+        extra = {}
+        if "loss" in means:
+            extra["ppl"] = math.exp(min(means["loss"], 50.0))
+            if self.level == "char":
+                extra["bpc"] = means["loss"] / math.log(2)
+        datamodule = self._trainer.datamodule if self._trainer is not None else None
+        optimal = getattr(datamodule, "optimal_nll", {}).get(split)
+        if optimal is not None:
+            extra["optimal_ppl"] = math.exp(optimal)  # the generator's own perplexity on this split
+        return extra
+
+    # --- gradients through time -------------------------------------------------------------------
+    def probe_gradients(self, steps: int = 60) -> list[float]:
+        """Norm of dL/dh_t for t = T-1 ... 0, where L is the loss of the last prediction of a probe window.
+
+        Index k of the result is k steps back in time: a falling curve is a vanishing gradient, a
+        rising one an exploding gradient (slides "Standard RNN gradient flow").
+        """
+        datamodule = self.trainer.datamodule
+        x, y = datamodule.probe_window(steps)
+        x, y = x.to(self.device), y.to(self.device)
+        was_training = self.training
+        self.eval()  # no dropout in the probe
+        with torch.enable_grad():
+            logits, states = self.net.hidden_per_step(x)
+            loss = F.cross_entropy(logits, y[:, -1])
+            grads = torch.autograd.grad(loss, states, allow_unused=True)
+        self.train(was_training)
+        norms = [0.0 if g is None else g.norm().item() for g in grads]
+        return norms[::-1]
+
+    # --- sampling --------------------------------------------------------------------------------
+    @torch.no_grad()
+    def generate(self, prompt_ids: list[int], length: int, temperature: float = 1.0, seed: int = 0) -> list[int]:
+        """Sample `length` tokens after the prompt from softmax(logits / temperature); seeded."""
+        if temperature <= 0:
+            raise UserError(f"temperature must be positive, got {temperature}")
+        if not prompt_ids:
+            raise UserError("the prompt is empty after tokenisation; give at least one known token")
+        generator = torch.Generator(device=self.device).manual_seed(seed)
+        self.eval()
+        logits, hidden = self.net(torch.tensor([prompt_ids], device=self.device))
+        out = []
+        for _ in range(length):
+            probs = torch.softmax(logits[0, -1] / temperature, -1)
+            token = torch.multinomial(probs, 1, generator=generator)
+            out.append(int(token))
+            logits, hidden = self.net(token.view(1, 1), hidden)
+        return out
+
+    def save_figures(self, out_dir: Path, datamodule) -> list[Path]:
+        from zoo import plots
+
+        if self.trainer is None or not hasattr(datamodule, "probe_window"):
+            return []
+        self.gradient_probe["trained"] = self.probe_gradients()
+        return [plots.gradient_through_time(self.gradient_probe, out_dir / "gradient_through_time.png")]

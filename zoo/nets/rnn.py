@@ -1,0 +1,112 @@
+"""Recurrent language-model networks (slides "RNN state update and output" to "LSTMs").
+
+    h_t = tanh(W_hh h_{t-1} + W_xh x_t)        update the hidden state
+    y_hat_t = W_hy h_t                          output (here: scores over the vocabulary)
+
+`ElmanRNN` is that recurrence written as the slide's loop, for reading; `backend="torch"` uses
+torch.nn.RNN / LSTM / GRU (the same maths, fused kernels). Cells: rnn_tanh, rnn_relu (slide
+"Trick 1: activation functions"), irnn (ReLU with W_hh = I and zero biases: "Trick 2: parameter
+initialization", Le et al. 2015), lstm and gru ("Trick 3: gated cells").
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from zoo.errors import UserError
+
+CELLS = ("rnn_tanh", "rnn_relu", "irnn", "lstm", "gru")
+
+
+class ElmanRNN(nn.Module):
+    """One layer of h_t = g(W_hh h_{t-1} + W_xh x_t), looped over time exactly as on the slide.
+
+    Same parameters and results as torch.nn.RNN(batch_first=True) with one layer.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, nonlinearity: str = "tanh"):
+        super().__init__()
+        self.W_xh = nn.Linear(input_size, hidden_size)
+        self.W_hh = nn.Linear(hidden_size, hidden_size)
+        self.g = torch.tanh if nonlinearity == "tanh" else torch.relu
+        self.hidden_size = hidden_size
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor | None = None):
+        """x: (batch, time, input_size); h: (1, batch, hidden) or None -> outputs (batch, time, hidden), h_T."""
+        h_t = x.new_zeros(x.shape[0], self.hidden_size) if h is None else h[0]
+        outputs = []
+        for x_t in x.unbind(1):
+            h_t = self.g(self.W_hh(h_t) + self.W_xh(x_t))  # the same weights at every time step
+            outputs.append(h_t)
+        return torch.stack(outputs, 1), h_t.unsqueeze(0)
+
+
+class RNNLanguageModel(nn.Module):
+    """Embedding -> recurrent core -> dropout -> linear decoder (W_hy) over the vocabulary."""
+
+    def __init__(self, vocab_size: int, cell: str = "lstm", embedding_dim: int = 64, hidden_size: int = 128,
+                 num_layers: int = 1, dropout: float = 0.0, tie_weights: bool = False, backend: str = "torch",
+                 init_range: float | None = None, forget_bias: float = 1.0):
+        super().__init__()
+        if cell not in CELLS:
+            raise UserError(f"unknown cell '{cell}'; choose one of {', '.join(CELLS)}")
+        if backend not in ("torch", "lecture"):
+            raise UserError(f"model.backend must be torch or lecture, got {backend!r}")
+        if backend == "lecture" and (cell in ("lstm", "gru") or num_layers != 1):
+            raise UserError("backend=lecture is the slide's one-layer Elman RNN: use it with cell=rnn_tanh, rnn_relu "
+                            "or irnn and num_layers=1")
+        if tie_weights and embedding_dim != hidden_size:
+            raise UserError(f"tie_weights needs embedding_dim == hidden_size (the decoder reuses the embedding "
+                            f"matrix), got {embedding_dim} and {hidden_size}")
+        self.cell = cell
+        self.embedding = nn.Embedding(vocab_size, embedding_dim)
+        self.drop = nn.Dropout(dropout)
+        nonlinearity = "tanh" if cell == "rnn_tanh" else "relu"
+        if backend == "lecture":
+            self.core = ElmanRNN(embedding_dim, hidden_size, nonlinearity)
+        elif cell == "lstm":
+            self.core = nn.LSTM(embedding_dim, hidden_size, num_layers, batch_first=True, dropout=dropout if num_layers > 1 else 0)
+        elif cell == "gru":
+            self.core = nn.GRU(embedding_dim, hidden_size, num_layers, batch_first=True, dropout=dropout if num_layers > 1 else 0)
+        else:
+            self.core = nn.RNN(embedding_dim, hidden_size, num_layers, nonlinearity=nonlinearity, batch_first=True,
+                               dropout=dropout if num_layers > 1 else 0)
+        self.decoder = nn.Linear(hidden_size, vocab_size)  # y_hat_t = W_hy h_t
+        if init_range is not None:  # Zaremba et al.: every weight ~ U(-r, r)
+            for p in self.parameters():
+                nn.init.uniform_(p, -init_range, init_range)
+        if cell == "irnn":
+            self._identity_init()
+        if cell == "lstm":
+            # A positive forget-gate bias keeps the cell state by default, so memories last long enough to
+            # be useful from the start (Jozefowicz et al. 2015 use 1; larger values remember longer).
+            with torch.no_grad():
+                for name, p in self.core.named_parameters():
+                    if name.startswith("bias_ih"):
+                        p[hidden_size : 2 * hidden_size] = forget_bias
+                    elif name.startswith("bias_hh"):
+                        p[hidden_size : 2 * hidden_size] = 0.0
+        if tie_weights:
+            self.decoder.weight = self.embedding.weight  # one matrix for input and output (Press & Wolf 2017)
+
+    def _identity_init(self) -> None:
+        """W_hh = I and zero biases, so at the start h_t carries h_{t-1} forward unchanged."""
+        with torch.no_grad():
+            for name, p in self.core.named_parameters():
+                if "W_hh.weight" in name or name.startswith("weight_hh"):
+                    p.copy_(torch.eye(p.shape[0]))
+                elif "bias" in name:
+                    p.zero_()
+
+    def forward(self, tokens: torch.Tensor, hidden=None):
+        """tokens: (batch, time) -> logits (batch, time, vocab), the last hidden state (to carry on)."""
+        outputs, hidden = self.core(self.drop(self.embedding(tokens)), hidden)
+        return self.decoder(self.drop(outputs)), hidden
+
+    def hidden_per_step(self, tokens: torch.Tensor, hidden=None):
+        """Run one step at a time, returning every h_t as its own graph node (for d loss / d h_t)."""
+        states, logits = [], None
+        for t in range(tokens.shape[1]):
+            logits, hidden = self(tokens[:, t : t + 1], hidden)
+            states.append(hidden[0] if isinstance(hidden, tuple) else hidden)
+        return logits[:, -1], states

@@ -30,7 +30,8 @@ test-slow: $(STAMP)  ## only the long tests
 	$(PY) -m pytest -q -m slow $(ARGS)
 
 bench: $(STAMP)  ## shared trainer vs hand-written loops
-	$(PY) benchmarks/overhead.py $(ARGS)
+	$(PY) benchmarks/overhead.py
+	$(PY) benchmarks/lstm_lm.py
 
 clean:
 	rm -rf outputs multirun reports lightning_logs .pytest_cache

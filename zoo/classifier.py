@@ -40,15 +40,6 @@ class Classifier(Learner):
         if self.counts_nfe:  # with the adjoint method, the backward pass solves an ODE too
             self.accumulate("train", 1, nfe_backward=self.net.nfe)
 
-    def training_step(self, batch, batch_idx):
-        return self._step(batch, "train")
-
-    def validation_step(self, batch, batch_idx):
-        self._step(batch, "val")
-
-    def test_step(self, batch, batch_idx):
-        self._step(batch, "test")
-
     @torch.no_grad()
     def predict_split(self, datamodule, split: str = "test") -> tuple[torch.Tensor, torch.Tensor]:
         """Predicted and true labels for a whole split (on the module's device)."""

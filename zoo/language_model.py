@@ -49,15 +49,6 @@ class LanguageModel(Learner):
     def batch_samples(self, batch) -> int:
         return batch[1].numel()  # tokens predicted: samples_per_second is tokens per second
 
-    def training_step(self, batch, batch_idx):
-        return self._step(batch, "train")
-
-    def validation_step(self, batch, batch_idx):
-        self._step(batch, "val")
-
-    def test_step(self, batch, batch_idx):
-        self._step(batch, "test")
-
     def on_train_epoch_start(self):
         super().on_train_epoch_start()
         self.hidden.pop("train", None)  # each epoch reads the stream from its start

@@ -80,6 +80,19 @@ class Learner(L.LightningModule):
         scheduler = self.scheduler_factory(optimizer)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": self.scheduler_interval}}
 
+    # --- steps: a learner defines _step(batch, split) -> loss; the three splits share it ------------
+    def _step(self, batch, split: str) -> torch.Tensor:
+        raise NotImplementedError
+
+    def training_step(self, batch, batch_idx):
+        return self._step(batch, "train")
+
+    def validation_step(self, batch, batch_idx):
+        self._step(batch, "val")
+
+    def test_step(self, batch, batch_idx):
+        self._step(batch, "test")
+
     def batch_samples(self, batch) -> int:
         """How many examples a batch holds (for samples_per_second)."""
         return len(batch[0])

@@ -1,0 +1,98 @@
+"""Tokens per second of the LSTM language model: the shared trainer vs a hand-written loop.
+
+Same model (2 x 200 LSTM, built from configs/model/lstm_lm.yaml), the same long-range corpus
+windows (BPTT 35, batch 20), optimiser, epochs and seed. Both carry the hidden state across
+windows, validate every epoch and save a resumable checkpoint every epoch (the best one too).
+Prints tokens per second of each, their ratio and both test perplexities. Not a test.
+
+    python benchmarks/lstm_lm.py [--repeats 3] [overrides ...]
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import math
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("ZOO_ROOT", str(ROOT))
+
+from zoo.language_model import detach  # noqa: E402
+from zoo.run import build_datamodule, build_model, compose, train  # noqa: E402
+
+SETTINGS = ["trainer=cpu", "callbacks=none", "model=lstm_lm", "data=longrange", "data.distance=20",
+            "data.train_sentences=2000", "data.batch_size=20", "data.bptt=35", "model.embedding_dim=200",
+            "model.hidden_size=200", "model.num_layers=2", "trainer.max_epochs=3"]
+
+
+def hand_written_loop(cfg, out_dir: Path) -> tuple[float, float, int]:
+    import lightning as L
+
+    L.seed_everything(cfg.seed, verbose=False)
+    data = build_datamodule(cfg.data)
+    data.setup()
+    model = build_model(cfg.model, data.info)
+    net, optimizer = model.net, model.optimizer_factory(model.net.parameters())
+
+    def run(split: str, learn: bool) -> tuple[float, int]:
+        net.train(learn)
+        hidden, total, count = None, 0.0, 0
+        for x, y, *_ in getattr(data, f"{split}_dataloader")():
+            with torch.set_grad_enabled(learn):
+                logits, hidden = net(x, hidden)
+                loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
+            hidden = detach(hidden)
+            if learn:
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+            total, count = total + loss.item() * y.numel(), count + y.numel()
+        return total / count, count
+
+    start, best, tokens = time.perf_counter(), float("inf"), 0
+    for _ in range(cfg.trainer.max_epochs):
+        tokens += run("train", learn=True)[1]
+        val_loss = run("val", learn=False)[0]
+        state = {"state_dict": net.state_dict(), "optimizer": optimizer.state_dict()}
+        torch.save(state, out_dir / "last.pt")
+        if val_loss < best:
+            best = val_loss
+            torch.save(state, out_dir / "best.pt")
+    seconds = time.perf_counter() - start
+    net.load_state_dict(torch.load(out_dir / "best.pt", weights_only=True)["state_dict"])
+    return seconds, math.exp(run("test", learn=False)[0]), tokens
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("overrides", nargs="*")
+    args = parser.parse_args()
+    runs = []
+    for _ in range(args.repeats):  # paired runs: each ratio compares runs made under the same load
+        with tempfile.TemporaryDirectory() as tmp:
+            cfg = compose("train", SETTINGS + args.overrides, tmp)
+            hand_seconds, hand_ppl, tokens = hand_written_loop(copy.deepcopy(cfg), Path(tmp))
+        with tempfile.TemporaryDirectory() as tmp:
+            metrics = train(compose("train", SETTINGS + args.overrides, tmp))
+        runs.append((metrics["fit_seconds"] / hand_seconds, metrics["fit_seconds"], hand_seconds,
+                     metrics["test/ppl"], hand_ppl, tokens))
+    ratio, zoo_s, hand_s, zoo_ppl, hand_ppl, tokens = statistics.median(runs)
+    print(f"\nLSTM LM 2x200, BPTT 35, batch 20, {tokens} training tokens, median of {args.repeats} paired runs")
+    print(f"{'':18s} {'tokens/s':>10s} {'test ppl':>9s}")
+    print(f"{'hand-written loop':18s} {tokens / hand_s:10.0f} {hand_ppl:9.3f}")
+    print(f"{'shared trainer':18s} {tokens / zoo_s:10.0f} {zoo_ppl:9.3f}")
+    print(f"time ratio (shared / hand): {ratio:.2f}")
+
+
+if __name__ == "__main__":
+    main()

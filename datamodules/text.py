@@ -130,13 +130,8 @@ class StreamDataModule(L.LightningDataModule):
         y = stream[1 : rows * steps + 1].view(rows, steps)
         return x, y
 
-    def encode_prompt(self, prompt: str) -> list[int]:
-        self._ensure()
-        tokens = list(prompt) if self.level == "char" else prompt.split()
-        return self.vocab.encode(tokens).tolist()
-
     def decode(self, ids: list[int]) -> str:
-        return ("" if self.level == "char" else " ").join(self.vocab.itos[i] for i in ids)
+        return detokenize([self.vocab.itos[i] for i in ids], self.level)
 
 
 # --- the long-range dependency corpus -----------------------------------------------------------
@@ -240,6 +235,11 @@ def tokenize(text: str, level: str) -> list[str]:
     if level == "word":
         return [w for line in text.splitlines() for w in (*line.split(), EOS)]
     raise UserError(f"data.level must be char or word, got {level!r}")
+
+
+def detokenize(tokens: list[str], level: str) -> str:
+    """Tokens back to text: characters joined as they are, words with spaces."""
+    return ("" if level == "char" else " ").join(tokens)
 
 
 class SplitTextDataModule(StreamDataModule):

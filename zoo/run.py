@@ -217,16 +217,17 @@ def evaluation_data_config(recipe_data: dict, cfg: DictConfig, overrides: list[s
 
 def generate(cfg: DictConfig, model, recipe: dict) -> str:
     """Sample text from a language-model checkpoint; printed and saved as generated.txt."""
-    from datamodules.text import Vocab
+    from datamodules.text import Vocab, detokenize
 
     if not hasattr(model, "generate") or "vocab" not in recipe:
         raise UserError(f"mode=generate needs a language-model checkpoint; {cfg.ckpt_path} holds a "
                         f"{recipe['model'].get('learner')}")
     vocab, level = Vocab(recipe["vocab"]), recipe["info"].get("level", "word")
-    tokens = list(cfg.prompt) if level == "char" else str(cfg.prompt).split()
+    # a prompt continues a line, so words get no <eos> (unlike tokenize() on a corpus)
+    tokens = list(str(cfg.prompt)) if level == "char" else str(cfg.prompt).split()
     prompt_ids = vocab.encode(tokens).tolist()
     ids = model.generate(prompt_ids, int(cfg.length), float(cfg.temperature), int(cfg.seed))
-    text = ("" if level == "char" else " ").join(vocab.itos[i] for i in prompt_ids + ids)
+    text = detokenize([vocab.itos[i] for i in prompt_ids + ids], level)
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "generated.txt").write_text(text + "\n")

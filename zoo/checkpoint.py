@@ -45,7 +45,7 @@ def load_checkpoint(path) -> dict:
             f"checkpoint {path} holds Python objects that could run code when loaded, so it was refused "
             f"(only tensors and plain containers are read)"
         ) from err
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as err:
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as err:
         raise UserError(f"checkpoint {path} is corrupt or truncated and cannot be read ({err})") from err
     if not isinstance(checkpoint, dict) or "zoo" not in checkpoint or "state_dict" not in checkpoint:
         raise UserError(f"checkpoint {path} was not written by this zoo's train.py (it has no model recipe)")

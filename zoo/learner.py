@@ -102,6 +102,15 @@ class Learner(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["zoo"] = self.recipe
+        # Resuming continues the same random stream (shuffling, dropout, augmentation), so a resumed
+        # run ends where an uninterrupted one would.
+        checkpoint["zoo_state"] = {"torch_rng": torch.get_rng_state(), "history": self.history}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        state = checkpoint.get("zoo_state", {})
+        if "torch_rng" in state:
+            torch.set_rng_state(state["torch_rng"])
+        self.history = state.get("history", {})
 
     def save_figures(self, out_dir: Path, datamodule) -> list[Path]:
         """Write the pictures that fit this kind of model into the run folder; return their paths."""

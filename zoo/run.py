@@ -39,6 +39,24 @@ def _import(dotted: str):
     return getattr(importlib.import_module(module), name)
 
 
+def check_types(target, values: dict, prefix: str) -> None:
+    """Each option must have the type of its default (an int where an int is expected, ...)."""
+    for name, param in inspect.signature(target).parameters.items():
+        default, value = param.default, values.get(name, param.default)
+        if name not in values or default is param.empty or default is None or value is None:
+            continue
+        expected = type(default)
+        ok = isinstance(value, expected) and not (expected is not bool and isinstance(value, bool))
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            ok = True  # 1 is a fine float
+        if expected in (list, tuple) and isinstance(value, (list, tuple)):
+            ok = True
+        if not ok and expected in (int, float, bool, str, list, tuple):
+            if name == "batch_size" and value == "full":
+                continue
+            raise UserError(f"{prefix}.{name} must be {expected.__name__} (like its default {default!r}), got {value!r}")
+
+
 def instantiate(cfg, **kwargs):
     """hydra.utils.instantiate, but a UserError raised inside a constructor stays a UserError."""
     try:
@@ -57,6 +75,7 @@ def _plain(cfg) -> dict:
 
 
 def build_datamodule(data_cfg):
+    check_types(_import(data_cfg["_target_"]), _plain(data_cfg), "data")
     return instantiate(data_cfg)
 
 
@@ -78,6 +97,8 @@ def build_model(model_cfg, info: dict):
         if learner_kwargs.get(key) is not None:
             learner_kwargs[key] = instantiate(learner_kwargs[key])
     net_cls = _import(cfg["_target_"])
+    check_types(net_cls, cfg, "model")
+    check_types(learner_cls, learner_kwargs, "model")
     net_params = inspect.signature(net_cls).parameters
     missing = [p.name for p in net_params.values()
                if p.default is p.empty and p.kind is p.POSITIONAL_OR_KEYWORD and p.name not in cfg and p.name not in info]
@@ -167,6 +188,20 @@ def compose(config_name: str = "train", overrides=(), output_dir=None) -> DictCo
     return cfg
 
 
+def resume_from(cfg: DictConfig, out_dir: Path) -> str | None:
+    """The checkpoint to continue from: ckpt_path, or with resume=true this run folder's last.ckpt."""
+    path = cfg.get("ckpt_path")
+    if cfg.get("resume") and path is None:
+        last = out_dir / "checkpoints" / "last.ckpt"
+        if not last.is_file():
+            raise UserError(f"resume=true found no {last}; pass hydra.run.dir=<folder of the run to continue> "
+                            f"or ckpt_path=<checkpoint>")
+        path = str(last)
+    if path is not None:
+        load_checkpoint(path)  # refuses unsafe or corrupt files with a sentence before Lightning reads it
+    return path
+
+
 # --- the two commands -----------------------------------------------------------------------------
 def train(cfg: DictConfig) -> dict:
     check_config(cfg)
@@ -180,10 +215,11 @@ def train(cfg: DictConfig) -> dict:
     if getattr(datamodule, "vocab", None) is not None:
         model.recipe["vocab"] = datamodule.vocab.itos  # so text can be generated from the checkpoint alone
 
+    ckpt_path = resume_from(cfg, out_dir)
     callbacks = _instantiate_group(cfg.get("callbacks"))
     trainer = build_trainer(cfg, callbacks, _instantiate_group(cfg.get("logger")))
     start = time.perf_counter()
-    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     fit_seconds = time.perf_counter() - start
 
     metrics = _scalars(trainer.callback_metrics, "train/")

@@ -1,0 +1,173 @@
+"""Faults a user meets: crashes, preemption, NaNs, bad input, unsafe checkpoints; and reproducibility."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.conftest import ROOT, run_cli
+from zoo.errors import UserError
+from zoo.run import train
+
+# ~0.5 s per epoch on 2 cores (batch 4): long enough to be killed in the middle of one
+SLOW_MLP = ["trainer=cpu", "callbacks=none", "model.width=64", "data.batch_size=4", "trainer.max_epochs=6"]
+
+
+def start_training(run_dir: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(ROOT / "train.py"), *SLOW_MLP, f"hydra.run.dir={run_dir}", *extra],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_epochs(run_dir: Path, epochs: int, timeout: float = 120) -> None:
+    """Block until the CSV log shows `epochs` finished validation passes."""
+    log = run_dir / "csv" / "metrics.csv"
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if log.is_file() and sum(1 for line in log.read_text().splitlines() if ",," not in line[:3]) > epochs:
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"{log} did not reach {epochs} epochs")
+
+
+def test_a_killed_run_resumes_to_the_same_result(tmp_path):
+    reference = run_cli("train.py", *SLOW_MLP, f"hydra.run.dir={tmp_path}/reference")
+    assert reference.returncode == 0, reference.stderr[-2000:]
+
+    run_dir = tmp_path / "killed"
+    process = start_training(run_dir)
+    wait_for_epochs(run_dir, 2)
+    time.sleep(0.2)  # into the next epoch
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL and not (run_dir / "metrics.json").exists()
+    torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)  # whole, never truncated
+
+    resumed = run_cli("train.py", *SLOW_MLP, f"hydra.run.dir={run_dir}", "resume=true")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    expected = json.loads((tmp_path / "reference" / "metrics.json").read_text())
+    got = json.loads((run_dir / "metrics.json").read_text())
+    for key in ("test/acc", "test/loss", "val/loss", "epochs"):
+        assert got[key] == expected[key], key
+
+
+def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path):
+    process = start_training(tmp_path, "trainer.max_epochs=50")
+    wait_for_epochs(tmp_path, 1)
+    before = (tmp_path / "checkpoints" / "last.ckpt").stat().st_mtime
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err[-2000:]
+    assert "SIGTERM: saved" in out
+    assert (tmp_path / "checkpoints" / "last.ckpt").stat().st_mtime > before
+    assert json.loads((tmp_path / "metrics.json").read_text())["epochs"] < 50
+
+
+def test_a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(compose_train, tmp_path):
+    with pytest.raises(UserError, match="the training loss became (nan|inf) at step \\d+ .*no checkpoint"):
+        train(compose_train("model=perceptron", "model.optimizer.lr=1e38", "trainer.max_epochs=2"))
+    # a good first epoch, then the learning rate jumps by 1e38: its checkpoint is named and kept
+    cfg = compose_train("model=perceptron", "model/scheduler=multistep", "model.scheduler.milestones=[1]",
+                        "model.scheduler.gamma=1e38", "trainer.max_epochs=3", output_dir=tmp_path / "jump")
+    with pytest.raises(UserError, match=f"epoch 1\\); training stopped and the last good checkpoint is "
+                                        f"{tmp_path}/jump/checkpoints/last.ckpt"):
+        train(cfg)
+    kept = torch.load(tmp_path / "jump" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert kept["epoch"] == 0 and all(torch.isfinite(v).all() for v in kept["state_dict"].values())
+
+
+class WouldRunCode:
+    """Unpickling this calls os.system: what a malicious checkpoint would do."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_a_crafted_checkpoint_is_refused_and_never_runs(tmp_path):
+    marker = tmp_path / "pwned"
+    torch.save({"zoo": {}, "state_dict": {}, "payload": WouldRunCode(marker)}, tmp_path / "evil.ckpt")
+    result = run_cli("evaluate.py", f"ckpt_path={tmp_path}/evil.ckpt", f"hydra.run.dir={tmp_path}/eval")
+    assert result.returncode == 2
+    assert "holds Python objects that could run code when loaded, so it was refused" in result.stderr
+    assert not marker.exists()
+
+
+@pytest.fixture(scope="module")
+def trained_checkpoint(tmp_path_factory):
+    run = tmp_path_factory.mktemp("run")
+    result = run_cli("train.py", "trainer=cpu", "callbacks=none", "trainer.max_epochs=1", "model.width=32",
+                     f"hydra.run.dir={run}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    return run / "checkpoints" / "best.ckpt"
+
+
+def corrupt(path: Path, out: Path) -> Path:
+    out.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
+    return out
+
+
+def other_model(path: Path, out: Path) -> Path:
+    checkpoint = torch.load(path, weights_only=True)
+    checkpoint["zoo"]["model"]["width"] = 48  # the recipe now describes a different network
+    torch.save(checkpoint, out)
+    return out
+
+
+@pytest.mark.parametrize("make, sentence", [
+    (corrupt, "is corrupt or truncated and cannot be read"),
+    (other_model, "does not fit the model its recipe describes"),
+], ids=["truncated", "other-model"])
+def test_bad_checkpoints_are_sentences(trained_checkpoint, tmp_path, make, sentence):
+    bad = make(trained_checkpoint, tmp_path / "bad.ckpt")
+    result = run_cli("evaluate.py", f"ckpt_path={bad}", f"hydra.run.dir={tmp_path}/eval")
+    assert result.returncode == 2 and sentence in result.stderr and "Traceback" not in result.stderr
+
+
+def test_evaluating_on_data_of_another_shape_is_a_sentence(trained_checkpoint, tmp_path):
+    result = run_cli("evaluate.py", f"ckpt_path={trained_checkpoint}", "data=moons", f"hydra.run.dir={tmp_path}/e")
+    assert result.returncode == 2 and "pass a data preset with the same shape and classes" in result.stderr
+
+
+@pytest.mark.parametrize("args, code, sentence", [
+    (["data=imagenet"], 1, "Could not find 'data/imagenet'"),
+    (["model.depth=deep"], 2, "model.depth must be int (like its default 2), got 'deep'"),
+    (["model=cnn", "data=moons"], 2, "model cnn needs images (channels x height x width) but the data gives examples "
+                                     "of shape (2,); use data=digits"),
+    (["data.batch_size=5000"], 2, "data.batch_size=5000 is larger than the training split (1257 examples)"),
+    (["model.optimizer.lr=-1"], 2, "model.optimizer.lr must be positive, got -1"),
+    (["trainer.max_epochs=-5"], 2, "trainer.max_epochs must be >= 1 (or -1 for no limit), got -5"),
+    (["trainer=gpu"], 2, "the trainer settings cannot be met on this machine"),
+    (["hydra.run.dir=/proc/zoo-run"], 2, "cannot write the run folder /proc/zoo-run"),
+    (["model=lstm_lm", "data=text", "data.path=/nonexistent/corpus.txt"], 2, "text file /nonexistent/corpus.txt does "
+                                                                             "not exist"),
+], ids=["unknown-data", "wrong-type", "impossible-pair", "batch-too-large", "negative-lr", "negative-epochs",
+        "no-gpu", "unwritable-output", "missing-text"])
+def test_bad_input_is_one_sentence_and_a_nonzero_exit(tmp_path, args, code, sentence):
+    has_dir = any(a.startswith("hydra.run.dir") for a in args)
+    result = run_cli("train.py", "trainer.max_epochs=1", *args, *([] if has_dir else [f"hydra.run.dir={tmp_path}"]))
+    if "trainer=gpu" in args and torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    assert result.returncode == code, result.stderr[-2000:]
+    assert sentence in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "checkpoints").exists() or has_dir  # nothing half-made
+
+
+@pytest.mark.parametrize("overrides", [
+    ["model=mlp", "trainer.max_epochs=2"],
+    ["model=lstm_lm", "data=longrange", "data.distance=5", "data.train_sentences=300", "data.val_sentences=60",
+     "data.test_sentences=60", "trainer.max_epochs=2"],
+], ids=["mlp", "lstm_lm"])
+def test_the_same_seed_gives_identical_metrics(compose_train, tmp_path, overrides):
+    first = train(compose_train(*overrides, output_dir=tmp_path / "a"))
+    second = train(compose_train(*overrides, output_dir=tmp_path / "b"))
+    for key in [k for k in first if k.startswith(("train/", "val/", "test/"))]:
+        assert first[key] == second[key], key
+    assert first["seed"] == 12345 and {"torch", "lightning", "hydra"} <= set(first)

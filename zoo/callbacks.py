@@ -1,0 +1,60 @@
+"""Callbacks that keep a run's work safe: stop on a non-finite loss, checkpoint on SIGTERM."""
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import lightning as L
+import torch
+
+from zoo.errors import UserError
+
+
+def last_checkpoint_path(trainer: L.Trainer) -> str:
+    """Where this run's last.ckpt is (or would be written)."""
+    for cb in trainer.checkpoint_callbacks:
+        if cb.dirpath:
+            return f"{cb.dirpath}/last.ckpt"
+    return f"{trainer.default_root_dir}/last.ckpt"
+
+
+class FiniteLossGuard(L.Callback):
+    """Stop at the first NaN or Inf training loss, saying the step and the last good checkpoint.
+
+    The checkpoints written so far are left as they are, so nothing that trained well is lost.
+    """
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        if loss is not None and not torch.isfinite(loss).all():
+            last = Path(last_checkpoint_path(trainer))
+            kept = f"the last good checkpoint is {last}" if last.is_file() else "no checkpoint had been written yet"
+            raise UserError(
+                f"the training loss became {loss.item()} at step {trainer.global_step} (epoch {trainer.current_epoch}); "
+                f"training stopped and {kept}; try a smaller model.optimizer.lr or trainer.gradient_clip_val=1.0"
+            )
+
+
+class CheckpointOnSigterm(L.Callback):
+    """On SIGTERM (what SLURM sends before preemption) save last.ckpt after the current step and stop."""
+
+    def __init__(self):
+        self.requested = False
+
+    def on_train_start(self, trainer, pl_module):
+        if trainer.is_global_zero or trainer.world_size == 1:
+            self._previous = signal.signal(signal.SIGTERM, self._request)
+
+    def _request(self, signum, frame):
+        self.requested = True
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if self.requested:
+            path = last_checkpoint_path(trainer)
+            trainer.save_checkpoint(path)
+            print(f"SIGTERM: saved {path}; resume with resume=true and the same hydra.run.dir", flush=True)
+            trainer.should_stop = True
+
+    def on_train_end(self, trainer, pl_module):
+        if hasattr(self, "_previous"):
+            signal.signal(signal.SIGTERM, self._previous)

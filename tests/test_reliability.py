@@ -171,3 +171,12 @@ def test_the_same_seed_gives_identical_metrics(compose_train, tmp_path, override
     for key in [k for k in first if k.startswith(("train/", "val/", "test/"))]:
         assert first[key] == second[key], key
     assert first["seed"] == 12345 and {"torch", "lightning", "hydra"} <= set(first)
+
+
+@pytest.mark.parametrize("content, sentence", [(b"  \n", "is empty; a language model needs text"),
+                                                (b"\x00\x01\x02" * 50, "looks binary")], ids=["empty", "binary"])
+def test_unusable_text_files_are_one_sentence(tmp_path, content, sentence):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_bytes(content)
+    result = run_cli("train.py", "model=lstm_lm", "data=text", f"data.path={corpus}", f"hydra.run.dir={tmp_path}/run")
+    assert result.returncode == 2 and sentence in result.stderr and "Traceback" not in result.stderr

@@ -31,6 +31,7 @@ test-slow: $(STAMP)  ## only the long tests
 
 bench: $(STAMP)  ## shared trainer vs hand-written loops
 	$(PY) benchmarks/overhead.py
+	$(PY) benchmarks/overhead.py model=cnn
 	$(PY) benchmarks/lstm_lm.py
 
 clean:

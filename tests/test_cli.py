@@ -55,3 +55,11 @@ def test_a_missing_checkpoint_is_one_sentence(tmp_path):
     assert result.returncode == 2
     assert f"error: checkpoint {tmp_path}/nope.ckpt does not exist" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_slurm_launcher_config_composes():
+    from zoo.run import compose
+
+    cfg = compose("train", ["hydra/launcher=slurm", "hydra.launcher.partition=gpu", "hydra.launcher.nodes=2"])
+    assert cfg.hydra.launcher._target_.endswith("SlurmLauncher")
+    assert cfg.hydra.launcher.partition == "gpu" and cfg.hydra.launcher.nodes == 2

@@ -52,7 +52,9 @@ class Learner(L.LightningModule):
                 sums = self.trainer.strategy.reduce(sums, reduce_op="sum")
             means = dict(zip(key[1:], (sums[:-1] / sums[-1]).tolist()))
             for name, value in (means | self.derived_metrics(split, means)).items():
-                self.log(f"{split}/{name}", value, prog_bar=split != "test" and name in ("loss", "acc", "ppl"))
+                # values are already summed over DDP ranks, so sync_dist only averages equal numbers
+                self.log(f"{split}/{name}", value, prog_bar=split != "test" and name in ("loss", "acc", "ppl"),
+                         sync_dist=self.trainer.world_size > 1)
                 if not self.trainer.sanity_checking:
                     self.history.setdefault(f"{split}/{name}", []).append(value)
 
@@ -92,6 +94,13 @@ class Learner(L.LightningModule):
 
     def test_step(self, batch, batch_idx):
         self._step(batch, "test")
+
+    def transfer_batch_to_device(self, batch, device, dataloader_idx):
+        # In-memory CPU batches on a CPU run are already where they belong; Lightning's generic
+        # collection walk costs more than a small model's step, so skip it then.
+        if isinstance(batch, (tuple, list)) and all(isinstance(t, torch.Tensor) and t.device == device for t in batch):
+            return batch
+        return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
     def batch_samples(self, batch) -> int:
         """How many examples a batch holds (for samples_per_second)."""

@@ -215,6 +215,10 @@ def train(cfg: DictConfig) -> dict:
     if getattr(datamodule, "vocab", None) is not None:
         model.recipe["vocab"] = datamodule.vocab.itos  # so text can be generated from the checkpoint alone
 
+    if cfg.get("channels_last"):  # NHWC layout: faster convolutions on recent GPUs
+        model = model.to(memory_format=torch.channels_last)
+    if cfg.get("compile"):
+        model.net.compile()  # in place, so checkpoint keys stay those of the plain net
     ckpt_path = resume_from(cfg, out_dir)
     callbacks = _instantiate_group(cfg.get("callbacks"))
     trainer = build_trainer(cfg, callbacks, _instantiate_group(cfg.get("logger")))
@@ -234,6 +238,7 @@ def train(cfg: DictConfig) -> dict:
         "fit_seconds": fit_seconds,
         "samples_per_second": model.samples_seen * trainer.world_size / max(fit_seconds, 1e-9),
         "epochs": trainer.fit_loop.epoch_progress.current.completed,
+        "world_size": trainer.world_size,
         "best_checkpoint": best,
     } | run_description(cfg.seed)
     if trainer.is_global_zero:

@@ -6,7 +6,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: install train evaluate test test-slow bench clean
+.PHONY: install train evaluate test test-slow bench clean sections section-perceptron section-backprop section-gd
+SCALE ?= default
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +34,18 @@ bench: $(STAMP)  ## shared trainer vs hand-written loops
 	$(PY) benchmarks/overhead.py
 	$(PY) benchmarks/overhead.py model=cnn
 	$(PY) benchmarks/lstm_lm.py
+
+sections: $(STAMP)  ## every lecture section; writes reports/<section>.md and reports/index.md
+	$(PY) -m sections all --scale $(SCALE)
+
+section-perceptron: $(STAMP)  ## activations, perceptron vs MLP boundaries, universal approximation
+	$(PY) -m sections perceptron --scale $(SCALE)
+
+section-backprop: $(STAMP)  ## BP1-BP4 from scratch vs autograd; gradient descent with them
+	$(PY) -m sections backprop --scale $(SCALE)
+
+section-gd: $(STAMP)  ## full-batch GD vs SGD vs mini-batch: loss against epochs and seconds
+	$(PY) -m sections gd --scale $(SCALE)
 
 clean:
 	rm -rf outputs multirun reports lightning_logs .pytest_cache

@@ -60,6 +60,7 @@ class LanguageModel(Learner):
         self.hidden.pop("test", None)
 
     def on_train_start(self):
+        super().on_train_start()
         self.gradient_probe["at initialisation"] = self.probe_gradients()
 
     def derived_metrics(self, split: str, means: dict) -> dict:

@@ -1,6 +1,7 @@
 """What every learning module shares: the optimiser from config, a self-describing checkpoint."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import lightning as L
@@ -66,8 +67,13 @@ class Learner(L.LightningModule):
         for key in [k for k in self._sums if k[0] == "train"]:
             del self._sums[key]  # an interrupted epoch leaves no stale sums behind
 
+    def on_train_start(self):
+        self._fit_start = time.perf_counter()
+
     def on_train_epoch_end(self):
         self._log_epoch("train")
+        if not self.trainer.sanity_checking:  # wall-clock per epoch, for loss-against-time plots
+            self.history.setdefault("train/seconds", []).append(time.perf_counter() - self._fit_start)
 
     def on_validation_epoch_end(self):
         self._log_epoch("val")

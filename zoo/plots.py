@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 
-def _save(fig, path: Path) -> Path:
+def save_figure(fig, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
@@ -31,7 +31,7 @@ def confusion_matrix(preds: torch.Tensor, targets: torch.Tensor, num_classes: in
     accuracy = counts.diag().sum().item() / max(1, counts.sum().item())
     ax.set(xlabel="predicted", ylabel="true", title=f"test accuracy {accuracy:.2%}",
            xticks=range(num_classes), yticks=range(num_classes))
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 @torch.no_grad()
@@ -47,7 +47,7 @@ def decision_boundary(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, 
     ax.contourf(gx, gy, pred, levels=torch.arange(int(y.max()) + 2) - 0.5, cmap="coolwarm", alpha=0.35)
     ax.scatter(x[:, 0], x[:, 1], c=y, cmap="coolwarm", s=6, edgecolors="none")
     ax.set(title="decision boundary", xlabel="$x_1$", ylabel="$x_2$", aspect="equal")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def filters(weight: torch.Tensor, path: Path) -> Path:
@@ -64,7 +64,7 @@ def filters(weight: torch.Tensor, path: Path) -> Path:
         tile = (tile - tile.min()) / (tile.max() - tile.min() + 1e-12)
         ax.imshow(tile.permute(1, 2, 0) if tile.shape[0] == 3 else tile[0], cmap=None if tile.shape[0] == 3 else "gray")
     fig.suptitle("first-layer filters")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def curves(history: dict, keys: list[str], path: Path, ylabel: str = "", xlabel: str = "epoch") -> Path:
@@ -75,7 +75,7 @@ def curves(history: dict, keys: list[str], path: Path, ylabel: str = "", xlabel:
             ax.plot(range(1, len(history[key]) + 1), history[key], label=key)
     ax.set(xlabel=xlabel, ylabel=ylabel)
     ax.legend()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def gradient_through_time(curves: dict[str, list[float]], path: Path) -> Path:
@@ -86,4 +86,4 @@ def gradient_through_time(curves: dict[str, list[float]], path: Path) -> Path:
     ax.set(xlabel="steps back in time (T - t)", ylabel=r"$\|\partial L / \partial h_t\|$",
            title="gradient through time")
     ax.legend()
-    return _save(fig, path)
+    return save_figure(fig, path)

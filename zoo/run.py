@@ -243,6 +243,7 @@ def train(cfg: DictConfig) -> dict:
     } | run_description(cfg.seed)
     if trainer.is_global_zero:
         model.save_figures(out_dir, datamodule)
+        (out_dir / "history.json").write_text(json.dumps(model.history) + "\n")  # per-epoch curves
         write_metrics(metrics, out_dir, f"train: {cfg.get('run_name', '')}")
     return metrics
 

@@ -1,0 +1,80 @@
+"""What every section shares: scales, training runs through the shared trainer, and the report."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("ZOO_ROOT", str(ROOT))
+
+
+def reports_dir() -> Path:
+    """reports/ beside the project, or $ZOO_REPORTS (the tests write theirs elsewhere)."""
+    return Path(os.environ.get("ZOO_REPORTS", ROOT / "reports"))
+
+SCALES = ("smoke", "default", "paper")
+
+
+def train_run(overrides: list[str], out_dir: Path) -> dict:
+    """One `python train.py overrides` run, in this process; returns metrics.json's content."""
+    from zoo.run import compose, train
+
+    return train(compose("train", ["callbacks=none", "trainer=cpu", *overrides], out_dir))
+
+
+def history(run_dir: Path) -> dict:
+    return json.loads((run_dir / "history.json").read_text())
+
+
+class Report:
+    """reports/<name>.md: tables, pictures (copied beside it) and one verdict line per claim."""
+
+    def __init__(self, name: str, title: str, scale: str):
+        self.name, self.scale = name, scale
+        self.reports = reports_dir()
+        self.dir = self.reports / name
+        shutil.rmtree(self.dir, ignore_errors=True)
+        self.dir.mkdir(parents=True)
+        self.lines = [f"# {title}", "", f"Scale: `{scale}`. Written by `make section-{name}`.", ""]
+        self.verdicts: list[str] = []
+        self.images = 0
+        self.start = time.perf_counter()
+
+    def runs(self) -> Path:
+        """A folder for this section's training runs."""
+        path = self.dir / "runs"
+        path.mkdir(exist_ok=True)
+        return path
+
+    def text(self, *lines: str) -> None:
+        self.lines += [*lines, ""]
+
+    def table(self, header: list[str], rows: list[list]) -> None:
+        fmt = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)  # noqa: E731
+        self.lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        self.lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows] + [""]
+
+    def scratch(self, name: str) -> Path:
+        """A path for a picture drawn by the section itself, before image() files it in the report."""
+        return self.runs() / name
+
+    def image(self, path: Path, caption: str) -> None:
+        self.images += 1
+        target = self.dir / f"{self.images:02d}_{path.name}"
+        shutil.copy(path, target)
+        self.lines += [f"![{caption}]({self.name}/{target.name})", f"*{caption}*", ""]
+
+    def verdict(self, claim: str, holds: bool, numbers: str) -> None:
+        self.verdicts.append(f"- **{claim}**: {'holds' if holds else 'does not hold here'} ({numbers})")
+
+    def write(self) -> Path:
+        seconds = time.perf_counter() - self.start
+        out = self.reports / f"{self.name}.md"
+        body = self.lines + ["## Verdicts", "", *self.verdicts, "", f"Runtime: {seconds:.0f} s on this machine."]
+        out.write_text("\n".join(body) + "\n")
+        (self.dir / "summary.json").write_text(json.dumps({"verdicts": self.verdicts, "seconds": seconds}))
+        print("\n".join(self.verdicts), f"\nwrote {out} in {seconds:.0f} s", sep="\n")
+        return out

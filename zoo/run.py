@@ -4,7 +4,6 @@ train.py and evaluate.py are thin Hydra entry points around `train(cfg)` and `ev
 """
 from __future__ import annotations
 
-import importlib
 import inspect
 import json
 import logging
@@ -34,11 +33,6 @@ CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 
 
 # --- building blocks ---------------------------------------------------------------------------
-def _import(dotted: str):
-    module, _, name = dotted.rpartition(".")
-    return getattr(importlib.import_module(module), name)
-
-
 def check_types(target, values: dict, prefix: str) -> None:
     """Each option must have the type of its default (an int where an int is expected, ...)."""
     for name, param in inspect.signature(target).parameters.items():
@@ -53,7 +47,7 @@ def check_types(target, values: dict, prefix: str) -> None:
             ok = True
         if not ok and expected in (int, float, bool, str, list, tuple):
             if name == "batch_size" and value == "full":
-                continue
+                continue  # the one string an integer option takes: full-batch gradient descent
             raise UserError(f"{prefix}.{name} must be {expected.__name__} (like its default {default!r}), got {value!r}")
 
 
@@ -75,7 +69,7 @@ def _plain(cfg) -> dict:
 
 
 def build_datamodule(data_cfg):
-    check_types(_import(data_cfg["_target_"]), _plain(data_cfg), "data")
+    check_types(hydra.utils.get_object(data_cfg["_target_"]), _plain(data_cfg), "data")
     return instantiate(data_cfg)
 
 
@@ -90,13 +84,13 @@ def build_model(model_cfg, info: dict):
     name = cfg.pop("learner", None)
     if name not in LEARNERS:
         raise UserError(f"model.learner must be one of {', '.join(LEARNERS)}, got {name!r}")
-    learner_cls = _import(LEARNERS[name])
+    learner_cls = hydra.utils.get_object(LEARNERS[name])
     learner_params = inspect.signature(learner_cls).parameters
     learner_kwargs = {k: cfg.pop(k) for k in list(cfg) if k in learner_params and k != "net"}
     for key in ("optimizer", "scheduler"):
         if learner_kwargs.get(key) is not None:
             learner_kwargs[key] = instantiate(learner_kwargs[key])
-    net_cls = _import(cfg["_target_"])
+    net_cls = hydra.utils.get_object(cfg["_target_"])
     check_types(net_cls, cfg, "model")
     check_types(learner_cls, learner_kwargs, "model")
     net_params = inspect.signature(net_cls).parameters

@@ -39,11 +39,12 @@ class LanguageModel(Learner):
         loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
         self.accumulate(split, y.numel(), loss=loss)
         if len(batch) > 2:  # the long-range corpus marks the tokens that only the cue determines
+            # Accumulated on every batch, even one without such tokens (weight 0), so every DDP
+            # process holds the same metric keys when they are summed at the epoch's end.
             cue_dependent = batch[2]
             n = int(cue_dependent.sum())
-            if n:
-                correct = (logits.argmax(-1)[cue_dependent] == y[cue_dependent]).float().mean()
-                self.accumulate(split, n, longrange_acc=correct)
+            hits = (logits.argmax(-1)[cue_dependent] == y[cue_dependent]).float().sum()
+            self.accumulate(split, n, longrange_acc=hits / max(n, 1))
         return loss
 
     def batch_samples(self, batch) -> int:

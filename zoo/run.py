@@ -242,6 +242,20 @@ def train(cfg: DictConfig) -> dict:
     return metrics
 
 
+def model_from_checkpoint(checkpoint: dict, path) -> L.LightningModule:
+    """The model the checkpoint's recipe describes, with its weights; a mismatch is one sentence."""
+    recipe = checkpoint["zoo"]
+    model = build_model(recipe["model"], recipe["info"])
+    try:
+        model.load_state_dict(checkpoint["state_dict"])
+    except RuntimeError as err:
+        lines = str(err).splitlines()
+        raise UserError(f"checkpoint {path} does not fit the model its recipe describes: "
+                        f"{lines[1].strip() if len(lines) > 1 else err}") from err
+    model.recipe = recipe
+    return model
+
+
 def evaluation_data_config(recipe_data: dict, cfg: DictConfig, overrides: list[str]):
     """The checkpoint's data config with the command line's `data.*` overrides; `data=X` replaces it."""
     keys = [o.split("=", 1)[0].lstrip("+~") for o in overrides]
@@ -275,9 +289,7 @@ def evaluate(cfg: DictConfig, overrides: list[str]) -> dict:
     checkpoint = load_checkpoint(cfg.ckpt_path)
     recipe = checkpoint["zoo"]
     if cfg.get("mode", "test") == "generate":
-        model = build_model(recipe["model"], recipe["info"])
-        model.load_state_dict(checkpoint["state_dict"])
-        return {"generated": generate(cfg, model, recipe)}
+        return {"generated": generate(cfg, model_from_checkpoint(checkpoint, cfg.ckpt_path), recipe)}
     if cfg.get("mode", "test") != "test":
         raise UserError(f"mode must be test or generate, got {cfg.mode!r}")
     L.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -289,13 +301,7 @@ def evaluate(cfg: DictConfig, overrides: list[str]) -> dict:
             f"checkpoint {cfg.ckpt_path} was trained on data described as {trained_on}, but the data given is "
             f"{given}; pass a data preset with the same shape and classes"
         )
-    model = build_model(recipe["model"], trained_on)
-    try:
-        model.load_state_dict(checkpoint["state_dict"])
-    except RuntimeError as err:
-        raise UserError(f"checkpoint {cfg.ckpt_path} does not fit the model its recipe describes: "
-                        f"{str(err).splitlines()[1].strip() if len(str(err).splitlines()) > 1 else err}") from err
-    model.recipe = recipe
+    model = model_from_checkpoint(checkpoint, cfg.ckpt_path)
     trainer = build_trainer(cfg, [], _instantiate_group(cfg.get("logger")))
     split = cfg.get("split", "test")
     if split not in ("test", "val"):

@@ -6,7 +6,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: install train evaluate test test-slow bench clean sections section-perceptron section-backprop section-gd
+.PHONY: install train evaluate test test-slow bench clean sections section-perceptron section-backprop section-gd \
+	section-cnn section-resnet section-rnn section-generative
 SCALE ?= default
 
 $(STAMP): pyproject.toml constraints.txt
@@ -30,9 +31,10 @@ test: $(STAMP)  ## the fast test suite (a few minutes on 2 cores)
 test-slow: $(STAMP)  ## only the long tests
 	$(PY) -m pytest -q -m slow $(ARGS)
 
-bench: $(STAMP)  ## shared trainer vs hand-written loops
+bench: $(STAMP)  ## shared trainer vs hand-written loops: MLP, CNN, RealNVP, LSTM LM (ratios + fixed costs)
 	$(PY) benchmarks/overhead.py
 	$(PY) benchmarks/overhead.py model=cnn
+	$(PY) benchmarks/overhead.py model=realnvp data=moons
 	$(PY) benchmarks/lstm_lm.py
 
 sections: $(STAMP)  ## every lecture section; writes reports/<section>.md and reports/index.md
@@ -46,6 +48,18 @@ section-backprop: $(STAMP)  ## BP1-BP4 from scratch vs autograd; gradient descen
 
 section-gd: $(STAMP)  ## full-batch GD vs SGD vs mini-batch: loss against epochs and seconds
 	$(PY) -m sections gd --scale $(SCALE)
+
+section-cnn: $(STAMP)  ## the slides' conv/pool examples, X filters, CNN vs fully connected, learned filters
+	$(PY) -m sections cnn --scale $(SCALE)
+
+section-resnet: $(STAMP)  ## plain vs residual nets at depth 20 and 56; ResNet vs ODENet
+	$(PY) -m sections resnet --scale $(SCALE)
+
+section-rnn: $(STAMP)  ## RNN/IRNN/LSTM/GRU memory over distance; vanishing, exploding, clipped gradients
+	$(PY) -m sections rnn --scale $(SCALE)
+
+section-generative: $(STAMP)  ## GAN on the ring, DCGAN digits, RealNVP moons/digits, outlier AUROC
+	$(PY) -m sections generative --scale $(SCALE)
 
 clean:
 	rm -rf outputs multirun reports lightning_logs .pytest_cache

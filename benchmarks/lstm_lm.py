@@ -41,12 +41,15 @@ def hand_written_loop(cfg, out_dir: Path) -> tuple[float, float, int]:
     data = build_datamodule(cfg.data)
     data.setup()
     model = build_model(cfg.model, data.info)
-    net, optimizer = model.net, model.optimizer_factory(model.net.parameters())
+    device = torch.device("cuda" if cfg.trainer.accelerator == "gpu" else "cpu")
+    net = model.net.to(device)
+    optimizer = model.optimizer_factory(net.parameters())
 
     def run(split: str, learn: bool) -> tuple[float, int]:
         net.train(learn)
         hidden, total, count = None, 0.0, 0
         for x, y, *_ in getattr(data, f"{split}_dataloader")():
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             with torch.set_grad_enabled(learn):
                 logits, hidden = net(x, hidden)
                 loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
@@ -87,7 +90,8 @@ def main() -> None:
         runs.append((metrics["fit_seconds"] / hand_seconds, metrics["fit_seconds"], hand_seconds,
                      metrics["test/ppl"], hand_ppl, tokens))
     ratio, zoo_s, hand_s, zoo_ppl, hand_ppl, tokens = statistics.median(runs)
-    print(f"\nLSTM LM 2x200, BPTT 35, batch 20, {tokens} training tokens, median of {args.repeats} paired runs")
+    device = torch.cuda.get_device_name(0) if cfg.trainer.accelerator == "gpu" else f"CPU, {torch.get_num_threads()} threads"
+    print(f"\nLSTM LM 2x200, BPTT 35, batch 20, {tokens} training tokens, median of {args.repeats} paired runs, {device}")
     print(f"{'':18s} {'tokens/s':>10s} {'test ppl':>9s}")
     print(f"{'hand-written loop':18s} {tokens / hand_s:10.0f} {hand_ppl:9.3f}")
     print(f"{'shared trainer':18s} {tokens / zoo_s:10.0f} {zoo_ppl:9.3f}")

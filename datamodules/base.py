@@ -121,6 +121,17 @@ class InMemoryDataModule(L.LightningDataModule):
         return self._loader("test", shuffle=False)
 
 
+SCALINGS = ("standard", "unit")
+
+
+def check_scaling(scaling: str) -> str:
+    """Pixel scaling of the image sets: standard (zero mean, unit variance; for classifiers) or unit ([0, 1])."""
+    if scaling not in SCALINGS:
+        raise UserError(f"data.scaling must be standard (classifiers) or unit (pixels in [0, 1], for generative "
+                        f"models), got {scaling!r}")
+    return scaling
+
+
 def random_crop_flip(x: torch.Tensor, pad: int, flip: bool = False) -> torch.Tensor:
     """Pad by `pad` pixels and crop back at a random offset per image; mirror half of them if `flip`.
 

@@ -1,33 +1,60 @@
 """scikit-learn's bundled 8x8 handwritten digits: the offline default of the zoo."""
 import torch
 
-from datamodules.base import InMemoryDataModule, random_crop_flip, splits_from_index, stratified_split
+from datamodules.base import (InMemoryDataModule, check_scaling, random_crop_flip, splits_from_index,
+                              stratified_split)
+from zoo.errors import UserError
+
+LEVELS = 17  # pixel values 0..16
 
 
 class DigitsDataModule(InMemoryDataModule):
-    """1797 grey 8x8 digits in 10 classes, stratified train/val/test split, standardised with train statistics."""
+    """1797 grey 8x8 digits in 10 classes, stratified train/val/test split.
+
+    scaling=standard: one mean and scale from the training split (classifiers); scaling=unit: the
+    intensities k/16 in [0, 1] (generative models, which need to know the 17 levels). `classes`
+    keeps only some digits, e.g. [0,1,2,3,4,5,6,7,8] to hold 9 out as an outlier class.
+    """
 
     name = "digits"
 
-    def __init__(self, batch_size=64, val_fraction=0.1, test_fraction=0.2, augment=False, seed=0, num_workers=0,
-                 pin_memory=False):
+    def __init__(self, batch_size=64, val_fraction=0.1, test_fraction=0.2, augment=False, scaling="standard",
+                 classes=None, seed=0, num_workers=0, pin_memory=False):
         super().__init__(batch_size, seed, num_workers, pin_memory)
         self.val_fraction, self.test_fraction, self.augment = val_fraction, test_fraction, augment
+        self.scaling = check_scaling(scaling)
+        if classes is not None and (not classes or not set(classes) <= set(range(10))):
+            raise UserError(f"data.classes must be a non-empty list of digits 0-9 (or null for all), got {classes}")
+        self.classes = None if classes is None else sorted(set(classes))
 
     @property
     def info(self) -> dict:
-        return {"input_shape": [1, 8, 8], "num_classes": 10}
+        return {"input_shape": [1, 8, 8], "num_classes": 10, "levels": LEVELS, "scaling": self.scaling}
 
-    def load(self):
+    def load(self, classes: list[int] | None = None):
         from sklearn.datasets import load_digits
 
         digits = load_digits()
-        x = torch.tensor(digits.images, dtype=torch.float32).unsqueeze(1) / 16.0
+        x = torch.tensor(digits.images, dtype=torch.float32).unsqueeze(1) / (LEVELS - 1)
         y = torch.tensor(digits.target, dtype=torch.long)
+        classes = self.classes if classes is None else classes
+        if classes is not None:
+            keep = torch.isin(y, torch.tensor(classes))
+            x, y = x[keep], y[keep]
         train, val, test = stratified_split(y, self.val_fraction, self.test_fraction, self.seed)
-        # One mean and one scale (not per pixel), so images stay images for the CNNs.
-        mean, std = x[train].mean(), x[train].std()
-        return splits_from_index((x - mean) / std, y, train, val, test)
+        if self.scaling == "standard":
+            # One mean and one scale (not per pixel), so images stay images for the CNNs.
+            mean, std = x[train].mean(), x[train].std()
+            x = (x - mean) / std
+        return splits_from_index(x, y, train, val, test)
+
+    def held_out(self) -> torch.Tensor:
+        """Test images of the digits left out by `classes` (the held-out-class outliers)."""
+        if self.classes is None:
+            raise UserError("the held-out-class outlier set needs a model trained with data.classes leaving some "
+                            "digits out, e.g. data.classes=[0,1,2,3,4,5,6,7,8]")
+        others = [c for c in range(10) if c not in self.classes]
+        return self.load(classes=others)["test"].x
 
     def transform(self, x, train: bool):
         # Shift training digits by up to one pixel: the same digit, drawn a little off-centre.

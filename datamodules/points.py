@@ -1,10 +1,23 @@
 """Generated 2-D point sets: the lecture's decision-boundary and density pictures, offline."""
+from __future__ import annotations
+
 import math
 
 import torch
 
 from datamodules.base import InMemoryDataModule, splits_from_index, stratified_split
 from zoo.errors import UserError
+
+
+def mode_centres(kind: str) -> torch.Tensor | None:
+    """The Gaussians' centres of the ring and grid sets (None for the other sets)."""
+    if kind == "ring":  # 8 Gaussians on a circle of radius 2
+        angles = torch.arange(8) * 2 * math.pi / 8
+        return 2 * torch.stack([torch.cos(angles), torch.sin(angles)], 1)
+    if kind == "grid":  # 25 Gaussians on a 5x5 grid with spacing 1
+        ticks = torch.arange(-2, 3, dtype=torch.float32)
+        return torch.cartesian_prod(ticks, ticks)
+    return None
 
 
 def make_points(kind: str, n: int, noise: float, seed: int):
@@ -26,12 +39,7 @@ def make_points(kind: str, n: int, noise: float, seed: int):
         x = torch.stack([r * torch.cos(angle), r * torch.sin(angle)], 1)
         return x + noise * 0.3 * torch.randn(n, 2, generator=g), y
     if kind in ("ring", "grid"):
-        if kind == "ring":  # 8 Gaussians on a circle of radius 2
-            angles = torch.arange(8) * 2 * math.pi / 8
-            centres = 2 * torch.stack([torch.cos(angles), torch.sin(angles)], 1)
-        else:  # 25 Gaussians on a 5x5 grid with spacing 1
-            ticks = torch.arange(-2, 3, dtype=torch.float32)
-            centres = torch.cartesian_prod(ticks, ticks)
+        centres = mode_centres(kind)
         y = torch.randint(len(centres), (n,), generator=g)
         return centres[y] + noise * torch.randn(n, 2, generator=g), y
     raise UserError(f"unknown point set '{kind}'; choose moons, circles, spirals, ring or grid")
@@ -57,7 +65,11 @@ class PointsDataModule(InMemoryDataModule):
 
     @property
     def info(self) -> dict:
-        return {"input_shape": [2], "num_classes": POINT_SETS_CLASSES[self.kind]}
+        info = {"input_shape": [2], "num_classes": POINT_SETS_CLASSES[self.kind]}
+        centres = mode_centres(self.kind)
+        if centres is not None:  # what the GAN metrics count samples against
+            info |= {"modes": centres.tolist(), "mode_std": self.noise}
+        return info
 
     def load(self):
         x, y = make_points(self.kind, self.n_samples, self.noise, self.seed)

@@ -158,10 +158,17 @@ class LongRangeDataModule(StreamDataModule):
 
     def __init__(self, distance: int = 50, n_cues: int = 8, n_fillers: int = 16, branching: int = 4,
                  train_sentences: int = 4000, val_sentences: int = 400, test_sentences: int = 400,
-                 batch_size: int = 32, bptt: int = 100, seed: int = 0):
-        super().__init__(batch_size, bptt, seed)
-        if distance < 2:
+                 batch_size: int = 16, bptt: int | None = None, seed: int = 0):
+        if isinstance(distance, int) and distance < 2:
             raise UserError(f"data.distance must be >= 2 (cue, ..., marker, target), got {distance}")
+        # Every row of the stream starts with a sentence and, by default, every window holds two whole
+        # sentences: then truncated BPTT never cuts a target off from its cue (bptt=N for other cuts).
+        super().__init__(batch_size, 2 * (distance + 2) if bptt is None else bptt, seed)
+        too_few = {k: v for k, v in (("train", train_sentences), ("val", val_sentences), ("test", test_sentences))
+                   if v < batch_size}
+        if too_few:
+            raise UserError(f"data.{'/'.join(too_few)}_sentences must be at least data.batch_size={batch_size} "
+                            f"(one sentence per row), got {too_few}")
         if not (1 <= n_cues <= len(CUES) and 2 <= n_fillers <= len(FILLERS)):
             raise UserError(f"data.n_cues must be 1..{len(CUES)} and data.n_fillers 2..{len(FILLERS)}")
         self.distance, self.n_cues, self.n_fillers, self.branching = distance, n_cues, n_fillers, branching
@@ -177,6 +184,7 @@ class LongRangeDataModule(StreamDataModule):
         transitions = self.grammar(g)
         n_between = self.distance - 2
         for split, n in self.sizes.items():
+            n -= n % self.batch_size  # whole sentences in every row of the batchified stream
             cues = torch.randint(self.n_cues, (n,), generator=g)
             fillers = torch.empty(n, n_between, dtype=torch.long)
             nll = torch.zeros(n, self.distance + 2)  # per position: cue, fillers..., marker, target, eos

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from datamodules.base import InMemoryDataModule, TensorSplit, random_crop_flip
+from datamodules.base import InMemoryDataModule, TensorSplit, check_scaling, random_crop_flip
 from zoo.errors import UserError
 
 
@@ -24,14 +24,15 @@ class VisionDataModule(InMemoryDataModule):
     std: tuple[float, ...]
     flip = False  # mirror images when augmenting (not for digits, where it changes the class)
 
-    def __init__(self, root="data", download=True, batch_size=128, val_size=5000, augment=False, seed=0,
-                 num_workers=0, pin_memory=False):
+    def __init__(self, root="data", download=True, batch_size=128, val_size=5000, augment=False, scaling="standard",
+                 seed=0, num_workers=0, pin_memory=False):
         super().__init__(batch_size, seed, num_workers, pin_memory)
         self.root, self.download, self.val_size, self.augment = Path(root), download, val_size, augment
+        self.scaling = check_scaling(scaling)
 
     @property
     def info(self) -> dict:
-        return {"input_shape": list(self.shape), "num_classes": 10}
+        return {"input_shape": list(self.shape), "num_classes": 10, "levels": 256, "scaling": self.scaling}
 
     def read(self, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
         """uint8 images (N, C, H, W) and int64 labels of the train or test part."""
@@ -57,6 +58,8 @@ class VisionDataModule(InMemoryDataModule):
         x = x.float().div_(255)
         if self.augment and train:
             x = random_crop_flip(x, pad=4, flip=self.flip)
+        if self.scaling == "unit":
+            return x
         mean = torch.tensor(self.mean, device=x.device).view(1, -1, 1, 1)
         std = torch.tensor(self.std, device=x.device).view(1, -1, 1, 1)
         return (x - mean) / std

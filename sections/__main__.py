@@ -4,7 +4,7 @@ import importlib
 
 from sections.common import SCALES, reports_dir
 
-SECTIONS = ["perceptron", "backprop", "gd", "cnn", "resnet"]
+SECTIONS = ["perceptron", "backprop", "gd", "cnn", "resnet", "rnn", "generative"]
 
 
 def main() -> None:

@@ -18,11 +18,23 @@ def reports_dir() -> Path:
 SCALES = ("smoke", "default", "paper")
 
 
+# smoke and default scales are sized for a CPU; paper takes whatever accelerator is there (a GPU).
+TRAINER = {"smoke": "trainer=cpu", "default": "trainer=cpu", "paper": "trainer=default"}
+_trainer = TRAINER["default"]
+
+
 def train_run(overrides: list[str], out_dir: Path) -> dict:
     """One `python train.py overrides` run, in this process; returns metrics.json's content."""
     from zoo.run import compose, train
 
-    return train(compose("train", ["callbacks=none", "trainer=cpu", *overrides], out_dir))
+    return train(compose("train", ["callbacks=none", _trainer, *overrides], out_dir))
+
+
+def evaluate_run(overrides: list[str], out_dir: Path) -> dict:
+    """One `python evaluate.py overrides` run, in this process; returns metrics.json's content."""
+    from zoo.run import compose, evaluate
+
+    return evaluate(compose("evaluate", [_trainer, *overrides], out_dir), overrides)
 
 
 def history(run_dir: Path) -> dict:
@@ -33,6 +45,8 @@ class Report:
     """reports/<name>.md: tables, pictures (copied beside it) and one verdict line per claim."""
 
     def __init__(self, name: str, title: str, scale: str):
+        global _trainer
+        _trainer = TRAINER[scale]  # the section's runs follow its scale
         self.name, self.scale = name, scale
         self.reports = reports_dir()
         self.dir = self.reports / name

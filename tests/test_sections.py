@@ -18,7 +18,7 @@ def test_gradient_descent_with_backprop_lowers_the_cost():
     assert costs[-1] < costs[0]
 
 
-@pytest.mark.parametrize("name", ["perceptron", "backprop", "gd", "cnn", "resnet"])
+@pytest.mark.parametrize("name", ["perceptron", "backprop", "gd", "cnn", "resnet", "rnn", "generative"])
 def test_each_section_writes_its_report(name, tmp_path, monkeypatch):
     import importlib
 

@@ -21,7 +21,10 @@ def test_cifar_pickled_batches_are_read(tmp_path):
     write_cifar(tmp_path / "cifar-10-batches-py", per_batch=20)
     dm = CIFAR10DataModule(root=tmp_path, download=False, val_size=10, augment=True)
     assert {k: len(v) for k, v in dm.splits.items()} == {"train": 90, "val": 10, "test": 20}
-    assert dm.info == {"input_shape": [3, 32, 32], "num_classes": 10}
+    assert dm.info == {"input_shape": [3, 32, 32], "num_classes": 10, "levels": 256, "scaling": "standard"}
+    unit = CIFAR10DataModule(root=tmp_path, download=False, val_size=10, scaling="unit")
+    pixels = unit.transform(unit.splits["test"].x, train=False)
+    assert torch.equal(pixels * 255, unit.splits["test"].x.float())  # generative models see k / 255
     augmented = dm.transform(dm.splits["train"].x[:8], train=True)
     assert augmented.shape == (8, 3, 32, 32)
 

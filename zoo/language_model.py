@@ -23,6 +23,20 @@ def detach(hidden):
     return tuple(h.detach() for h in hidden) if isinstance(hidden, tuple) else hidden.detach()
 
 
+def gradient_through_time(net, x: torch.Tensor, y: torch.Tensor) -> list[float]:
+    """Norm of dL/dh_t for t = T-1 ... 0, where L is the loss of the last prediction of the window x.
+
+    Index k of the result is k steps back in time: a falling curve is a vanishing gradient, a
+    rising one an exploding gradient (slides "Standard RNN gradient flow").
+    """
+    # cuDNN's fused RNN backward runs only in training mode; the probe runs in eval mode (no dropout)
+    with torch.enable_grad(), torch.backends.cudnn.flags(enabled=False):
+        logits, states = net.hidden_per_step(x)
+        loss = F.cross_entropy(logits, y[:, -1])
+        grads = torch.autograd.grad(loss, states, allow_unused=True)
+    return [0.0 if g is None else g.norm().item() for g in grads][::-1]
+
+
 class LanguageModel(Learner):
     """Cross-entropy of the next token; reports perplexity, bits per character and long-range accuracy."""
 
@@ -79,23 +93,13 @@ class LanguageModel(Learner):
 
     # --- gradients through time -------------------------------------------------------------------
     def probe_gradients(self, steps: int = 60) -> list[float]:
-        """Norm of dL/dh_t for t = T-1 ... 0, where L is the loss of the last prediction of a probe window.
-
-        Index k of the result is k steps back in time: a falling curve is a vanishing gradient, a
-        rising one an exploding gradient (slides "Standard RNN gradient flow").
-        """
-        datamodule = self.trainer.datamodule
-        x, y = datamodule.probe_window(steps)
-        x, y = x.to(self.device), y.to(self.device)
+        """gradient_through_time on a probe window of the training stream (dropout off)."""
+        x, y = self.trainer.datamodule.probe_window(steps)
         was_training = self.training
-        self.eval()  # no dropout in the probe
-        with torch.enable_grad():
-            logits, states = self.net.hidden_per_step(x)
-            loss = F.cross_entropy(logits, y[:, -1])
-            grads = torch.autograd.grad(loss, states, allow_unused=True)
+        self.eval()
+        norms = gradient_through_time(self.net, x.to(self.device), y.to(self.device))
         self.train(was_training)
-        norms = [0.0 if g is None else g.norm().item() for g in grads]
-        return norms[::-1]
+        return norms
 
     # --- sampling --------------------------------------------------------------------------------
     @torch.no_grad()

@@ -113,6 +113,8 @@ class Learner(L.LightningModule):
         return len(batch[0])
 
     def on_train_batch_start(self, batch, batch_idx):
+        if self.samples_seen == 0:
+            self.first_step_at = time.perf_counter()  # the framework's start-up ends here
         self.samples_seen += self.batch_samples(batch)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:

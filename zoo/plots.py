@@ -87,3 +87,51 @@ def gradient_through_time(curves: dict[str, list[float]], path: Path) -> Path:
            title="gradient through time")
     ax.legend()
     return save_figure(fig, path)
+
+
+def sample_grid(images: torch.Tensor, path: Path, title: str = "") -> Path:
+    """Images (N, C, H, W) with values in [0, 1] tiled into one picture, up to 8 per row."""
+    import torchvision
+
+    grid = torchvision.utils.make_grid(images.detach().float().cpu().clamp(0, 1), nrow=8, padding=1, pad_value=1.0)
+    fig, ax = plt.subplots(figsize=(5, 5 * grid.shape[1] / grid.shape[2]))
+    ax.imshow(grid.permute(1, 2, 0).numpy(), interpolation="nearest")
+    ax.set(title=title)
+    ax.axis("off")
+    return save_figure(fig, path)
+
+
+def point_samples(real: torch.Tensor, fake: torch.Tensor, path: Path, title: str = "") -> Path:
+    """Generated 2-D points over the real ones."""
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.scatter(real[:, 0], real[:, 1], s=3, c="tab:blue", alpha=0.4, edgecolors="none", label="data")
+    ax.scatter(fake[:, 0].cpu(), fake[:, 1].cpu(), s=3, c="tab:red", alpha=0.4, edgecolors="none", label="samples")
+    ax.set(title=title, xlabel="$x_1$", ylabel="$x_2$", aspect="equal")
+    ax.legend(markerscale=4, loc="upper right")
+    return save_figure(fig, path)
+
+
+@torch.no_grad()
+def density(log_prob, x: torch.Tensor, path: Path, steps: int = 200, title: str = "") -> Path:
+    """A model's density exp(log p(x)) over the plane, the data on top."""
+    lo, hi = x.min(0).values - 0.5, x.max(0).values + 0.5
+    gx, gy = torch.meshgrid(torch.linspace(lo[0], hi[0], steps), torch.linspace(lo[1], hi[1], steps), indexing="xy")
+    grid = torch.stack([gx.flatten(), gy.flatten()], 1)
+    p = torch.cat([log_prob(part) for part in grid.split(4096)]).exp().cpu().view(steps, steps)
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.pcolormesh(gx, gy, p, cmap="magma", shading="auto")
+    ax.scatter(x[:, 0], x[:, 1], s=1, c="white", alpha=0.3, edgecolors="none")
+    ax.set(title=title or "model density", xlabel="$x_1$", ylabel="$x_2$", aspect="equal")
+    return save_figure(fig, path)
+
+
+def score_histograms(scores: dict[str, torch.Tensor], path: Path, xlabel: str) -> Path:
+    """One histogram per set of scores, on shared bins (outlier detection)."""
+    values = torch.cat(list(scores.values()))
+    lo, hi = torch.quantile(values, 0.01).item(), torch.quantile(values, 0.99).item()
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for label, s in scores.items():
+        ax.hist(s.clamp(lo, hi).numpy(), bins=60, range=(lo, hi), alpha=0.5, density=True, label=label)
+    ax.set(xlabel=xlabel, ylabel="density")
+    ax.legend()
+    return save_figure(fig, path)

@@ -28,8 +28,14 @@ logging.getLogger("lightning").handlers.clear()
 LEARNERS = {
     "classifier": "zoo.classifier.Classifier",
     "language_model": "zoo.language_model.LanguageModel",
+    "gan": "zoo.gan.GAN",
+    "flow": "zoo.flow.Flow",
 }
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+# Model-config keys that other groups read through interpolations (a model proposes the pixel scale
+# of its data and its gradient clipping; data.scaling and trainer.gradient_clip_val follow unless
+# overridden). They configure neither the net nor the learner.
+SETTINGS_FOR_OTHER_GROUPS = ("data_scaling", "gradient_clip_val")
 
 
 # --- building blocks ---------------------------------------------------------------------------
@@ -81,6 +87,8 @@ def build_model(model_cfg, info: dict):
     fills the constructor arguments of either that ask for it, so nobody sets sizes by hand.
     """
     cfg = _plain(model_cfg)
+    for key in SETTINGS_FOR_OTHER_GROUPS:
+        cfg.pop(key, None)
     name = cfg.pop("learner", None)
     if name not in LEARNERS:
         raise UserError(f"model.learner must be one of {', '.join(LEARNERS)}, got {name!r}")
@@ -198,6 +206,7 @@ def resume_from(cfg: DictConfig, out_dir: Path) -> str | None:
 
 # --- the two commands -----------------------------------------------------------------------------
 def train(cfg: DictConfig) -> dict:
+    called = time.perf_counter()
     check_config(cfg)
     out_dir = Path(cfg.paths.output_dir)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -214,6 +223,10 @@ def train(cfg: DictConfig) -> dict:
     if cfg.get("compile"):
         model.net.compile()  # in place, so checkpoint keys stay those of the plain net
     ckpt_path = resume_from(cfg, out_dir)
+    if not model.automatic_optimization and cfg.trainer.get("strategy") == "ddp":
+        # A GAN's discriminator step leaves the generator without gradients (and the generator step
+        # ends with the discriminator's discarded): DDP must expect parameters without gradients.
+        cfg.trainer.strategy = "ddp_find_unused_parameters_true"
     callbacks = _instantiate_group(cfg.get("callbacks"))
     trainer = build_trainer(cfg, callbacks, _instantiate_group(cfg.get("logger")))
     start = time.perf_counter()
@@ -231,6 +244,9 @@ def train(cfg: DictConfig) -> dict:
         "n_params": sum(p.numel() for p in model.parameters()),
         "fit_seconds": fit_seconds,
         "samples_per_second": model.samples_seen * trainer.world_size / max(fit_seconds, 1e-9),
+        # data, model, trainer and callbacks built, until the first training batch arrives
+        "seconds_to_first_step": getattr(model, "first_step_at", called) - called,
+        "train_steps": trainer.global_step,
         "epochs": trainer.fit_loop.epoch_progress.current.completed,
         "world_size": trainer.world_size,
         "best_checkpoint": best,
@@ -259,8 +275,9 @@ def model_from_checkpoint(checkpoint: dict, path) -> L.LightningModule:
 def evaluation_data_config(recipe_data: dict, cfg: DictConfig, overrides: list[str]):
     """The checkpoint's data config with the command line's `data.*` overrides; `data=X` replaces it."""
     keys = [o.split("=", 1)[0].lstrip("+~") for o in overrides]
-    if "data" in keys:
-        return cfg.data
+    if "data" in keys:  # another preset, served at the pixel scale the model was trained on
+        scaling = recipe_data.get("scaling")
+        return OmegaConf.merge(cfg.data, {"scaling": scaling}) if scaling and "scaling" in cfg.data else cfg.data
     dotlist = [o.lstrip("+")[len("data."):] for o in overrides if o.lstrip("+").startswith("data.")]
     return OmegaConf.merge(OmegaConf.create(recipe_data), OmegaConf.from_dotlist(dotlist))
 
@@ -296,7 +313,7 @@ def evaluate(cfg: DictConfig, overrides: list[str]) -> dict:
     datamodule = build_datamodule(evaluation_data_config(recipe["data"], cfg, overrides))
     datamodule.prepare_data()
     trained_on, given = recipe["info"], datamodule.info
-    if {k: trained_on.get(k) for k in given} != given:
+    if any(trained_on[k] != v for k, v in given.items() if k in trained_on):
         raise UserError(
             f"checkpoint {cfg.ckpt_path} was trained on data described as {trained_on}, but the data given is "
             f"{given}; pass a data preset with the same shape and classes"
@@ -308,10 +325,14 @@ def evaluate(cfg: DictConfig, overrides: list[str]) -> dict:
         raise UserError(f"split must be test or val, got {split!r}")
     run = trainer.test if split == "test" else trainer.validate
     metrics = _scalars(run(model, datamodule=datamodule, verbose=False)[0])
+    out_dir = Path(cfg.paths.output_dir)
+    if cfg.get("ood"):
+        from zoo.ood import detect
+
+        metrics |= detect(model, datamodule, cfg.ood, cfg, CONFIG_DIR, out_dir)
     metrics |= {"n_params": sum(p.numel() for p in model.parameters()), "checkpoint": str(cfg.ckpt_path)}
     metrics |= run_description(cfg.seed)
     if trainer.is_global_zero:
-        out_dir = Path(cfg.paths.output_dir)
         model.save_figures(out_dir, datamodule)
         write_metrics(metrics, out_dir, "evaluate")
     return metrics

@@ -46,7 +46,7 @@ class RNNLanguageModel(nn.Module):
 
     def __init__(self, vocab_size: int, cell: str = "lstm", embedding_dim: int = 64, hidden_size: int = 128,
                  num_layers: int = 1, dropout: float = 0.0, tie_weights: bool = False, backend: str = "torch",
-                 init_range: float | None = None, forget_bias: float = 1.0):
+                 init_range: float | None = None, forget_bias: float = 1.0, recurrent_gain: float | None = None):
         super().__init__()
         if cell not in CELLS:
             raise UserError(f"unknown cell '{cell}'; choose one of {', '.join(CELLS)}")
@@ -75,6 +75,8 @@ class RNNLanguageModel(nn.Module):
         if init_range is not None:  # Zaremba et al.: every weight ~ U(-r, r)
             for p in self.parameters():
                 nn.init.uniform_(p, -init_range, init_range)
+        if recurrent_gain is not None:
+            self._orthogonal_init(recurrent_gain)
         if cell == "irnn":
             self._identity_init()
         if cell == "lstm":
@@ -88,6 +90,13 @@ class RNNLanguageModel(nn.Module):
                         p[hidden_size : 2 * hidden_size] = 0.0
         if tie_weights:
             self.decoder.weight = self.embedding.weight  # one matrix for input and output (Press & Wolf 2017)
+
+    def _orthogonal_init(self, gain: float) -> None:
+        """W_hh = gain x a random orthogonal matrix: every singular value is `gain`, so without the
+        nonlinearity a gradient sent back k steps is scaled by gain^k (vanishing below 1, exploding above)."""
+        for name, p in self.core.named_parameters():
+            if "W_hh.weight" in name or name.startswith("weight_hh"):
+                nn.init.orthogonal_(p, gain)
 
     def _identity_init(self) -> None:
         """W_hh = I and zero biases, so at the start h_t carries h_{t-1} forward unchanged."""
@@ -104,9 +113,17 @@ class RNNLanguageModel(nn.Module):
         return self.decoder(self.drop(outputs)), hidden
 
     def hidden_per_step(self, tokens: torch.Tensor, hidden=None):
-        """Run one step at a time, returning every h_t as its own graph node (for d loss / d h_t)."""
-        states, logits = [], None
+        """Run one step at a time; return the last step's logits and every top-layer h_t as a graph node.
+
+        The core returns h_t twice (as its output and in its state); the next step is made to read the
+        same node the decoder reads, so d loss / d h_t collects both paths back in time.
+        """
+        states = []
         for t in range(tokens.shape[1]):
-            logits, hidden = self(tokens[:, t : t + 1], hidden)
-            states.append(hidden[0] if isinstance(hidden, tuple) else hidden)
-        return logits[:, -1], states
+            outputs, hidden = self.core(self.drop(self.embedding(tokens[:, t : t + 1])), hidden)
+            h_t = outputs[:, 0]
+            h, c = hidden if isinstance(hidden, tuple) else (hidden, None)
+            h = torch.cat([h[:-1], h_t.unsqueeze(0)])
+            hidden = h if c is None else (h, c)
+            states.append(h_t)
+        return self.decoder(self.drop(states[-1])), states

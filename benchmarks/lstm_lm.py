@@ -45,10 +45,13 @@ def hand_written_loop(cfg, out_dir: Path) -> tuple[float, float, int]:
     net = model.net.to(device)
     optimizer = model.optimizer_factory(net.parameters())
 
+    # one loader per split for the whole run, as the trainer keeps them (each training epoch reshuffles)
+    loaders = {split: getattr(data, f"{split}_dataloader")() for split in ("train", "val", "test")}
+
     def run(split: str, learn: bool) -> tuple[float, int]:
         net.train(learn)
         hidden, total, count = None, 0.0, 0
-        for x, y, *_ in getattr(data, f"{split}_dataloader")():
+        for x, y, *_ in loaders[split]:
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             with torch.set_grad_enabled(learn):
                 logits, hidden = net(x, hidden)
@@ -57,6 +60,8 @@ def hand_written_loop(cfg, out_dir: Path) -> tuple[float, float, int]:
             if learn:
                 optimizer.zero_grad()
                 loss.backward()
+                if cfg.trainer.gradient_clip_val:  # as the trainer does (lstm_lm proposes clipping at 1)
+                    torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.trainer.gradient_clip_val)
                 optimizer.step()
             total, count = total + loss.item() * y.numel(), count + y.numel()
         return total / count, count

@@ -50,14 +50,29 @@ class Vocab:
 class StreamWindows(IterableDataset):
     """(x, y[, mask]) windows of a stream batchified into rows; rows are split across DDP ranks."""
 
-    def __init__(self, stream: torch.Tensor, batch_size: int, bptt: int, mask: torch.Tensor | None = None):
+    def __init__(self, stream: torch.Tensor, batch_size: int, bptt: int, mask: torch.Tensor | None = None,
+                 shuffle_units: int | None = None, seed: int = 0):
         rows = len(stream) // batch_size
         if rows < 2:
             raise UserError(f"a split of {len(stream)} tokens is too short for data.batch_size={batch_size}; "
                             f"use a smaller batch size")
-        self.data = stream[: rows * batch_size].view(batch_size, rows)
-        self.mask = None if mask is None else mask[: rows * batch_size].view(batch_size, rows)
-        self.bptt = bptt
+        self.stream, self.full_mask, self.batch_size, self.bptt = stream, mask, batch_size, bptt
+        # Independent sentences of `shuffle_units` tokens may be read in a new order every epoch (the
+        # same order on every DDP rank: the permutation is drawn from the seed and the epoch).
+        self.shuffle_units, self.seed, self.epoch = shuffle_units, seed, 0
+        self._batchify(stream, mask)
+
+    def _batchify(self, stream: torch.Tensor, mask: torch.Tensor | None) -> None:
+        rows = len(stream) // self.batch_size
+        self.data = stream[: rows * self.batch_size].view(self.batch_size, rows)
+        self.mask = None if mask is None else mask[: rows * self.batch_size].view(self.batch_size, rows)
+
+    def _reshuffle(self) -> None:
+        n = len(self.stream) // self.shuffle_units
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed + self.epoch))
+        units = lambda t: t[: n * self.shuffle_units].view(n, -1)[order].flatten()  # noqa: E731
+        self._batchify(units(self.stream), None if self.full_mask is None else units(self.full_mask))
+        self.epoch += 1
 
     def _rows(self) -> slice:
         if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
@@ -68,6 +83,8 @@ class StreamWindows(IterableDataset):
         return math.ceil((self.data.shape[1] - 1) / self.bptt)
 
     def __iter__(self):
+        if self.shuffle_units:
+            self._reshuffle()
         data = self.data[self._rows()]
         mask = None if self.mask is None else self.mask[self._rows()]
         for start in range(0, data.shape[1] - 1, self.bptt):
@@ -86,6 +103,7 @@ class StreamDataModule(L.LightningDataModule):
         if not isinstance(batch_size, int) or batch_size < 1 or not isinstance(bptt, int) or bptt < 1:
             raise UserError(f"data.batch_size and data.bptt must be positive integers, got {batch_size} and {bptt}")
         self.batch_size, self.bptt, self.seed = batch_size, bptt, seed
+        self.shuffle_units: int | None = None  # set by corpora of independent, equally long sentences
         self._loaded = False
         self.streams: dict[str, torch.Tensor] = {}
         self.masks: dict[str, torch.Tensor] = {}
@@ -109,7 +127,8 @@ class StreamDataModule(L.LightningDataModule):
 
     def _loader(self, split: str) -> DataLoader:
         self._ensure()
-        windows = StreamWindows(self.streams[split], self.batch_size, self.bptt, self.masks.get(split))
+        units = self.shuffle_units if split == "train" else None
+        windows = StreamWindows(self.streams[split], self.batch_size, self.bptt, self.masks.get(split), units, self.seed)
         return DataLoader(windows, batch_size=None)
 
     def train_dataloader(self):
@@ -158,12 +177,13 @@ class LongRangeDataModule(StreamDataModule):
 
     def __init__(self, distance: int = 50, n_cues: int = 8, n_fillers: int = 16, branching: int = 4,
                  train_sentences: int = 4000, val_sentences: int = 400, test_sentences: int = 400,
-                 batch_size: int = 16, bptt: int | None = None, seed: int = 0):
+                 batch_size: int = 16, bptt: int | None = None, shuffle: bool = True, seed: int = 0):
         if isinstance(distance, int) and distance < 2:
             raise UserError(f"data.distance must be >= 2 (cue, ..., marker, target), got {distance}")
         # Every row of the stream starts with a sentence and, by default, every window holds two whole
         # sentences: then truncated BPTT never cuts a target off from its cue (bptt=N for other cuts).
         super().__init__(batch_size, 2 * (distance + 2) if bptt is None else bptt, seed)
+        self.shuffle_units = distance + 2 if shuffle else None  # the sentences are independent
         too_few = {k: v for k, v in (("train", train_sentences), ("val", val_sentences), ("test", test_sentences))
                    if v < batch_size}
         if too_few:

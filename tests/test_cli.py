@@ -2,9 +2,10 @@
 import json
 import re
 
+import pytest
 from omegaconf import OmegaConf
 
-from tests.conftest import run_cli
+from tests.conftest import ROOT, run_cli
 
 QUICK = ["trainer=cpu", "callbacks=none", "trainer.max_epochs=2"]
 
@@ -63,3 +64,9 @@ def test_the_slurm_launcher_config_composes():
     cfg = compose("train", ["hydra/launcher=slurm", "hydra.launcher.partition=gpu", "hydra.launcher.nodes=2"])
     assert cfg.hydra.launcher._target_.endswith("SlurmLauncher")
     assert cfg.hydra.launcher.partition == "gpu" and cfg.hydra.launcher.nodes == 2
+
+
+@pytest.mark.parametrize("preset", sorted(p.stem for p in (ROOT / "configs" / "experiment").glob("*.yaml")))
+def test_every_experiment_preset_composes(compose_train, preset):
+    cfg = compose_train(f"experiment={preset}")
+    assert cfg.model._target_ and cfg.data._target_ and cfg.trainer.max_epochs >= 1

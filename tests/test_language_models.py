@@ -90,6 +90,22 @@ def test_longrange_corpus_places_the_target_and_knows_its_optimum():
     assert all(dm.vocab.itos[t].endswith(("ish", "ch", "an")) for t in y[cue_dependent].tolist())
 
 
+def test_longrange_windows_hold_whole_sentences_in_a_new_order_each_epoch():
+    dm = LongRangeDataModule(distance=5, train_sentences=70, batch_size=4)  # 70 -> 68: whole sentences per row
+    dm.setup()
+    assert dm.bptt == 14 and len(dm.streams["train"]) == 68 * 7
+    loader = dm.train_dataloader()
+    epochs = [list(loader) for _ in range(2)]
+    for x, y, cue_dependent in epochs[0]:
+        assert (x[:, ::7] >= 2).all() and (x[:, ::7] < 2 + 8).all()  # every sentence starts at a window edge
+        assert (cue_dependent.nonzero()[:, 1] % 7 == 4).all()  # the target's cue is in the same window
+    first, second = (torch.cat([w[0] for w in e], 1) for e in epochs)
+    assert not torch.equal(first, second)  # reshuffled sentences ...
+    assert torch.equal(first.flatten().sort().values, second.flatten().sort().values)  # ... the same ones
+    again = LongRangeDataModule(distance=5, train_sentences=70, batch_size=4)
+    assert torch.equal(torch.cat([w[0] for w in again.train_dataloader()], 1), first)  # seeded
+
+
 def test_lstm_loss_falls_on_the_longrange_corpus(compose_train, tmp_path):
     metrics = train(compose_train("model=lstm_lm", "data=longrange", "data.distance=5", "data.train_sentences=600",
                                   "data.val_sentences=100", "data.test_sentences=100", "trainer.max_epochs=3"))

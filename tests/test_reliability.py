@@ -28,7 +28,9 @@ def wait_for_epochs(run_dir: Path, epochs: int, timeout: float = 120) -> None:
     log = run_dir / "csv" / "metrics.csv"
     deadline = time.time() + timeout
     while time.time() < deadline:
-        if log.is_file() and sum(1 for line in log.read_text().splitlines() if ",," not in line[:3]) > epochs:
+        # the CSV row can land a moment before that epoch's last.ckpt is renamed into place
+        if (log.is_file() and sum(1 for line in log.read_text().splitlines() if ",," not in line[:3]) > epochs
+                and (run_dir / "checkpoints" / "last.ckpt").is_file()):
             return
         time.sleep(0.05)
     raise TimeoutError(f"{log} did not reach {epochs} epochs")

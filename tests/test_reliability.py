@@ -82,6 +82,19 @@ def test_a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(compose_tr
     assert kept["epoch"] == 0 and all(torch.isfinite(v).all() for v in kept["state_dict"].values())
 
 
+def test_on_an_accelerator_the_nan_guard_reports_the_first_bad_step_when_it_looks():
+    from types import SimpleNamespace
+
+    from zoo.callbacks import FiniteLossGuard
+
+    guard = FiniteLossGuard(check_every=3)
+    trainer = SimpleNamespace(current_epoch=0, checkpoint_callbacks=[], default_root_dir="/nonexistent")
+    for step, value in enumerate([1.0, 2.0, float("nan"), 3.0, float("inf")]):
+        guard._remember(torch.tensor(value), step)  # what runs on the device, without a sync
+    with pytest.raises(UserError, match="became nan at step 2 .*no checkpoint"):
+        guard._check(trainer)
+
+
 class WouldRunCode:
     """Unpickling this calls os.system: what a malicious checkpoint would do."""
 

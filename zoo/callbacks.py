@@ -21,18 +21,52 @@ def last_checkpoint_path(trainer: L.Trainer) -> str:
 class FiniteLossGuard(L.Callback):
     """Stop at the first NaN or Inf training loss, saying the step and the last good checkpoint.
 
-    The checkpoints written so far are left as they are, so nothing that trained well is lost.
+    The checkpoints written so far are left as they are, so nothing that trained well is lost. On a
+    CPU every step is checked at once; on an accelerator reading the check would wait for the device
+    every step, so the first bad step is kept on the device and read every `check_every` steps and at
+    the end of each training epoch (before validation and the checkpoints).
     """
+
+    def __init__(self, check_every: int = 50):
+        self.check_every = check_every
+        self._first_bad: torch.Tensor | None = None  # (step, loss) of the first non-finite loss, on the device
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
-        if loss is not None and not torch.isfinite(loss).all():
-            last = Path(last_checkpoint_path(trainer))
-            kept = f"the last good checkpoint is {last}" if last.is_file() else "no checkpoint had been written yet"
-            raise UserError(
-                f"the training loss became {loss.item()} at step {trainer.global_step} (epoch {trainer.current_epoch}); "
-                f"training stopped and {kept}; try a smaller model.optimizer.lr or trainer.gradient_clip_val=1.0"
-            )
+        if loss is None:
+            return
+        loss = loss.detach().float().mean()
+        if loss.device.type == "cpu":
+            if not torch.isfinite(loss):
+                self._stop(trainer, loss.item(), trainer.global_step)
+            return
+        self._remember(loss, trainer.global_step)
+        if (batch_idx + 1) % self.check_every == 0:
+            self._check(trainer)
+
+    def _remember(self, loss: torch.Tensor, step: int) -> None:
+        """Keep (step, loss) of the first non-finite loss, without reading anything back from the device."""
+        if self._first_bad is None:
+            self._first_bad = torch.full((2,), -1.0, device=loss.device)
+        new = ~torch.isfinite(loss) & (self._first_bad[0] < 0)
+        self._first_bad = torch.where(new, torch.stack([loss.new_tensor(float(step)), loss]), self._first_bad)
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        self._check(trainer)
+
+    def _check(self, trainer) -> None:
+        if self._first_bad is not None:
+            step, value = self._first_bad.tolist()
+            if step >= 0:
+                self._stop(trainer, value, int(step))
+
+    def _stop(self, trainer, value: float, step: int) -> None:
+        last = Path(last_checkpoint_path(trainer))
+        kept = f"the last good checkpoint is {last}" if last.is_file() else "no checkpoint had been written yet"
+        raise UserError(
+            f"the training loss became {value} at step {step} (epoch {trainer.current_epoch}); "
+            f"training stopped and {kept}; try a smaller model.optimizer.lr or trainer.gradient_clip_val=1.0"
+        )
 
 
 class CheckpointOnSigterm(L.Callback):

@@ -82,6 +82,11 @@ class InMemoryDataModule(L.LightningDataModule):
         """Per-batch preparation on the device (scaling, augmentation); identity by default."""
         return x
 
+    def inputs(self, split: str, device=None, chunk: int = 4096) -> torch.Tensor:
+        """A whole split's inputs as a model sees them (transformed for evaluation), on `device`."""
+        x = self.splits[split].x
+        return torch.cat([self.transform(part.to(device), train=False) for part in x.split(chunk)])
+
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
         x, y = batch
         return self.transform(x, train=self.trainer is not None and self.trainer.training), y

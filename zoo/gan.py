@@ -135,9 +135,8 @@ class GAN(Learner):
         """For images, fit the feature CNN on the training split (deterministic, a few seconds on digits)."""
         if not self.images or self._features is not None:
             return
-        train = datamodule.splits["train"]
-        x = datamodule.transform(train.x.to(self.device), train=False)
-        net = sample_quality.fit_feature_classifier(x, train.y.to(self.device), self.num_classes,
+        x, y = datamodule.inputs("train", self.device), datamodule.splits["train"].y.to(self.device)
+        net = sample_quality.fit_feature_classifier(x, y, self.num_classes,
                                                     epochs=self.feature_epochs)
         self._features = lambda images: sample_quality.classifier_features(net, images)
 
@@ -206,8 +205,7 @@ def classic_fid(model: GAN, datamodule, n: int = 10000) -> float:
         images = (images.clamp(0, 1) * 255).round().to(torch.uint8).cpu()
         return images.expand(-1, 3, -1, -1) if images.shape[1] == 1 else images
 
-    test = datamodule.splits["test"]
-    real = as_uint8(datamodule.transform(test.x, train=False))
+    real = as_uint8(datamodule.inputs("test"))
     fake = as_uint8(model.sample(min(n, len(real)), seed=2))
     try:
         result = torch_fidelity.calculate_metrics(input1=ImageSet(fake), input2=ImageSet(real), fid=True,

@@ -93,7 +93,7 @@ class LanguageModel(Learner):
 
     # --- gradients through time -------------------------------------------------------------------
     def probe_gradients(self, steps: int = 60) -> list[float]:
-        """gradient_through_time on a probe window of the training stream (dropout off)."""
+        """gradient_through_time on a probe window of validation tokens (dropout off)."""
         x, y = self.trainer.datamodule.probe_window(steps)
         was_training = self.training
         self.eval()

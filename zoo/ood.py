@@ -17,14 +17,20 @@ from zoo.errors import UserError
 DERIVED_SETS = ("noise", "flip", "invert", "heldout")
 
 
-def in_distribution(datamodule, split: str = "test") -> torch.Tensor:
-    """A split's inputs as the model sees them (after the datamodule's per-batch transform)."""
-    data = datamodule.splits[split]
-    return torch.cat([datamodule.transform(part, train=False) for part in data.x.split(4096)])
+def check_names(names: list[str], datamodule, config_dir: Path) -> None:
+    """Every outlier set named must exist for this model and data, before any scoring starts."""
+    for name in names:
+        if name == "heldout" and getattr(datamodule, "classes", None) is None:
+            raise UserError("ood=heldout needs a model trained on data=digits with data.classes leaving digits out, "
+                            "e.g. data.classes=[0,1,2,3,4,5,6,7,8]")
+        if name not in DERIVED_SETS and not (config_dir / "data" / f"{name}.yaml").is_file():
+            presets = sorted(p.stem for p in (config_dir / "data").glob("*.yaml"))
+            raise UserError(f"unknown outlier set {name!r}; choose {', '.join(DERIVED_SETS)} or a data preset "
+                            f"({', '.join(presets)})")
 
 
 def outlier_set(name: str, x: torch.Tensor, datamodule, levels: int, config_dir: Path, paths_cfg, seed: int):
-    """The outlier images for one name: derived from the test split, or another data preset of the same shape."""
+    """The outlier images for one (checked) name: derived from the test split, or another preset's test split."""
     generator = torch.Generator().manual_seed(seed)
     if name == "noise":  # every pixel an independent uniform level
         return torch.randint(levels, x.shape, generator=generator).float() / (levels - 1)
@@ -33,16 +39,9 @@ def outlier_set(name: str, x: torch.Tensor, datamodule, levels: int, config_dir:
     if name == "invert":  # dark strokes on a light ground
         return 1 - x
     if name == "heldout":
-        if not hasattr(datamodule, "held_out"):
-            raise UserError("ood=heldout works with data=digits trained with data.classes leaving digits out")
         return datamodule.held_out()
-    preset = config_dir / "data" / f"{name}.yaml"
-    if not preset.is_file():
-        presets = sorted(p.stem for p in (config_dir / "data").glob("*.yaml"))
-        raise UserError(f"unknown outlier set {name!r}; choose {', '.join(DERIVED_SETS)} or a data preset "
-                        f"({', '.join(presets)})")
     root = OmegaConf.create({"paths": OmegaConf.to_container(paths_cfg, resolve=True),
-                             "model": {"data_scaling": "unit"}, "data": OmegaConf.load(preset)})
+                             "model": {"data_scaling": "unit"}, "data": OmegaConf.load(config_dir / "data" / f"{name}.yaml")})
     from zoo.run import build_datamodule  # the same constructor checks as any data set
 
     other = build_datamodule(root.data)
@@ -50,7 +49,7 @@ def outlier_set(name: str, x: torch.Tensor, datamodule, levels: int, config_dir:
     if list(other.info["input_shape"]) != list(x.shape[1:]):
         raise UserError(f"outlier set {name} has images of shape {other.info['input_shape']}, the model "
                         f"takes {list(x.shape[1:])}")
-    return in_distribution(other)
+    return other.inputs("test")
 
 
 @torch.no_grad()
@@ -69,13 +68,8 @@ def detect(model, datamodule, names, cfg, config_dir: Path, out_dir: Path) -> di
     if not hasattr(model, "bits_per_dim"):
         raise UserError("ood=... scores inputs by likelihood: it needs a flow checkpoint (model=realnvp)")
     names = [names] if isinstance(names, str) else list(names)
-    for name in names:  # every name is checked before any scoring starts
-        if name not in DERIVED_SETS and not (config_dir / "data" / f"{name}.yaml").is_file():
-            outlier_set(name, None, datamodule, 0, config_dir, cfg.paths, cfg.seed)  # raises the sentence
-        if name == "heldout" and getattr(datamodule, "classes", None) is None:
-            raise UserError("ood=heldout needs a model trained on data=digits with data.classes leaving digits out, "
-                            "e.g. data.classes=[0,1,2,3,4,5,6,7,8]")
-    inside = in_distribution(datamodule)
+    check_names(names, datamodule, config_dir)
+    inside = datamodule.inputs("test")
     levels = model.levels or 256
     all_scores = {"test (in distribution)": scores(model, inside)}
     metrics = {}

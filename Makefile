@@ -31,11 +31,12 @@ test: $(STAMP)  ## the fast test suite (a few minutes on 2 cores)
 test-slow: $(STAMP)  ## only the long tests
 	$(PY) -m pytest -q -m slow $(ARGS)
 
-bench: $(STAMP)  ## shared trainer vs hand-written loops: MLP, CNN, RealNVP, LSTM LM (ratios + fixed costs)
+bench: $(STAMP)  ## shared trainer vs hand-written loops: MLP, CNN, RealNVP, LSTM LM (ratios + fixed costs), and Lightning's own floor
 	$(PY) benchmarks/overhead.py
 	$(PY) benchmarks/overhead.py model=cnn
 	$(PY) benchmarks/overhead.py model=realnvp data=moons
 	$(PY) benchmarks/lstm_lm.py
+	$(PY) benchmarks/lightning_floor.py
 
 sections: $(STAMP)  ## every lecture section; writes reports/<section>.md and reports/index.md
 	$(PY) -m sections all --scale $(SCALE)

@@ -9,12 +9,9 @@ Prints tokens per second of each, their ratio and both test perplexities. Not a 
 """
 from __future__ import annotations
 
-import argparse
 import copy
 import math
-import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -22,9 +19,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("ZOO_ROOT", str(ROOT))
+from common import command_line  # noqa: E402 - puts the zoo on the import path
 
 from zoo.language_model import detach  # noqa: E402
 from zoo.run import build_datamodule, build_model, compose, train  # noqa: E402
@@ -81,10 +76,7 @@ def hand_written_loop(cfg, out_dir: Path) -> tuple[float, float, int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("overrides", nargs="*")
-    args = parser.parse_args()
+    args = command_line(__doc__)
     runs = []
     for _ in range(args.repeats):  # paired runs: each ratio compares runs made under the same load
         with tempfile.TemporaryDirectory() as tmp:

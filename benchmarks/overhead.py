@@ -12,9 +12,7 @@ test: wall-clock time depends on the machine.
 """
 from __future__ import annotations
 
-import argparse
 import copy
-import os
 import statistics
 import subprocess
 import sys
@@ -25,9 +23,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("ZOO_ROOT", str(ROOT))
+from common import ROOT, command_line  # noqa: E402 - puts the zoo on the import path
 
 from datamodules.base import TensorSplit  # noqa: E402
 from zoo.run import build_datamodule, build_model, compose, train  # noqa: E402
@@ -100,11 +96,7 @@ def import_seconds() -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=3, help="runs of each; the median time counts")
-    parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. trainer.max_epochs=30")
-    args = parser.parse_args()
-    torch.set_num_threads(torch.get_num_threads())
+    args = command_line(__doc__)
     base = ["trainer=cpu", "logger=csv", *args.overrides]
     variants = {"shared trainer, default callbacks": [], "shared trainer, checkpoints only": ["callbacks=none"]}
     ratios = {label: [] for label in variants}

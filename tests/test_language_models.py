@@ -37,6 +37,34 @@ def test_irnn_starts_from_the_identity():
     assert torch.equal(lecture.core.W_hh.weight, torch.eye(6))
 
 
+def test_chrono_init_spreads_lstm_memories_between_2_and_T_steps():
+    torch.manual_seed(0)
+    net = RNNLanguageModel(20, cell="lstm", embedding_dim=4, hidden_size=64, num_layers=2, chrono_init=100)
+    core, h = net.core, 64
+    for layer in (0, 1):
+        b_ih, b_hh = getattr(core, f"bias_ih_l{layer}"), getattr(core, f"bias_hh_l{layer}")
+        forget = b_ih[h : 2 * h] + b_hh[h : 2 * h]
+        torch.testing.assert_close(b_ih[:h] + b_hh[:h], -forget)  # input gate = -forget gate
+        time_scales = 1 + forget.exp()
+        assert time_scales.min() >= 2 - 1e-4 and time_scales.max() <= 100 + 1e-3
+    # The bias sits on the forget gate of torch's (input, forget, cell, output) layout: with every
+    # weight and the cell-candidate bias at zero and no input, c_t = sigmoid(b_f)^t c_0.
+    with torch.no_grad():
+        for name, p in core.named_parameters():
+            if name.startswith("weight"):
+                p.zero_()
+            elif name.endswith("l0"):
+                p[2 * h : 3 * h] = 0.0
+    c0 = torch.ones(2, 1, h)
+    _, (_, c) = core(torch.zeros(1, 30, 4), (torch.zeros(2, 1, h), c0))
+    forget0 = core.bias_ih_l0[h : 2 * h] + core.bias_hh_l0[h : 2 * h]
+    torch.testing.assert_close(c[0, 0], torch.sigmoid(forget0) ** 30)
+    with pytest.raises(UserError, match="chrono_init sets LSTM gate biases"):
+        RNNLanguageModel(20, cell="gru", chrono_init=100)
+    with pytest.raises(UserError, match="must be >= 3"):
+        RNNLanguageModel(20, cell="lstm", chrono_init=2)
+
+
 def test_tied_weights_share_storage_and_need_equal_sizes():
     net = RNNLanguageModel(30, cell="lstm", embedding_dim=16, hidden_size=16, tie_weights=True)
     assert net.decoder.weight.data_ptr() == net.embedding.weight.data_ptr()

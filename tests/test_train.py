@@ -70,3 +70,23 @@ def test_impossible_values_fail_before_training(compose_train):
         train(compose_train("model.optimizer.lr=-0.1"))
     with pytest.raises(UserError, match="trainer.max_epochs must be >= 1"):
         train(compose_train("trainer.max_epochs=0"))
+
+
+def test_progress_bar_reaches_the_last_batch_and_shows_epoch_metrics(compose_train):
+    import lightning as L
+
+    from zoo.callbacks import EpochProgressBar
+    from zoo.run import build_datamodule, build_model
+
+    cfg = compose_train()
+    L.seed_everything(0, verbose=False)
+    data = build_datamodule(cfg.data)
+    bar = EpochProgressBar(refresh_rate=7)  # 20 batches an epoch: not a multiple of the refresh rate
+    trainer = L.Trainer(accelerator="cpu", max_epochs=2, callbacks=[bar], logger=False, enable_checkpointing=False,
+                        enable_model_summary=False)
+    trainer.fit(build_model(cfg.model, data.info), datamodule=data)
+    task = bar.progress.tasks[bar.train_progress_bar_id]
+    assert task.completed == task.total == trainer.num_training_batches
+    shown = bar._metric_component._metrics
+    assert {"train/loss", "train/acc", "val/loss", "val/acc"} <= set(shown)
+    assert shown["train/loss"] == pytest.approx(trainer.callback_metrics["train/loss"].item())

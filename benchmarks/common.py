@@ -1,0 +1,19 @@
+"""What the benchmark scripts share: the zoo on the import path and one command line."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("ZOO_ROOT", str(ROOT))
+
+
+def command_line(doc: str, repeats: str = "paired runs; the median counts") -> argparse.Namespace:
+    """`--repeats N` and any Hydra overrides, with the script's docstring as its --help."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3, help=repeats)
+    parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. model=cnn trainer.max_epochs=30")
+    return parser.parse_args()

@@ -1,0 +1,104 @@
+"""Lightning's own cost per training step, with nothing of the zoo around it.
+
+The same net (built from configs/model/<model>.yaml), the same digits batches, AdamW and epochs, in
+three loops: a hand-written one, a bare LightningModule with automatic optimisation (what every zoo
+learner but the GAN uses) and one with manual optimisation. No validation, no checkpoints, no
+logger, no callbacks. The gap between the first two is the floor under `overhead.py`'s ratios: no
+setting of the zoo can take a ratio below it. Not a test: wall-clock time depends on the machine.
+
+    python benchmarks/lightning_floor.py [--repeats 3] [model=cnn] [overrides ...]
+"""
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+
+import torch
+import torch.nn.functional as F
+
+from common import command_line  # noqa: E402 - puts the zoo on the import path
+
+import lightning as L  # noqa: E402
+
+from zoo.run import build_datamodule, build_model, compose  # noqa: E402
+
+
+class Automatic(L.LightningModule):
+    def __init__(self, net, optimizer_factory):
+        super().__init__()
+        self.net, self.optimizer_factory = net, optimizer_factory
+
+    def training_step(self, batch, batch_idx):
+        return F.cross_entropy(self.net(batch[0]), batch[1])
+
+    def configure_optimizers(self):
+        return self.optimizer_factory(self.parameters())
+
+
+class Manual(Automatic):
+    def __init__(self, net, optimizer_factory):
+        super().__init__(net, optimizer_factory)
+        self.automatic_optimization = False
+
+    def training_step(self, batch, batch_idx):
+        optimizer = self.optimizers()
+        loss = F.cross_entropy(self.net(batch[0]), batch[1])
+        optimizer.zero_grad()
+        self.manual_backward(loss)
+        optimizer.step()
+
+
+def fresh(cfg):
+    """Net, optimiser factory and the training split's batches (the datamodule's own loader), seeded."""
+    L.seed_everything(cfg.seed, verbose=False)
+    data = build_datamodule(cfg.data)
+    data.setup("fit")
+    model = build_model(cfg.model, data.info)
+    return model.net, model.optimizer_factory, data.train_dataloader()
+
+
+def hand_written(cfg) -> float:
+    net, optimizer_factory, loader = fresh(cfg)
+    optimizer = optimizer_factory(net.parameters())
+    start = time.perf_counter()
+    for _ in range(cfg.trainer.max_epochs):
+        for x, y in loader:
+            loss = F.cross_entropy(net(x), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    return time.perf_counter() - start
+
+
+def lightning(cfg, module_class) -> float:
+    net, optimizer_factory, loader = fresh(cfg)
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = L.Trainer(accelerator="cpu", max_epochs=cfg.trainer.max_epochs, logger=False, enable_checkpointing=False,
+                            enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+                            limit_val_batches=0, default_root_dir=tmp)
+        start = time.perf_counter()
+        trainer.fit(module_class(net, optimizer_factory), loader)
+        return time.perf_counter() - start
+
+
+def main() -> None:
+    args = command_line(__doc__, "rounds of the three loops; the median counts")
+    cfg = compose("train", ["trainer=cpu", *args.overrides])
+    seconds = {"hand-written loop": [], "Lightning, automatic optimisation": [], "Lightning, manual optimisation": []}
+    for _ in range(args.repeats):  # interleaved, so the three see the same machine load
+        seconds["hand-written loop"].append(hand_written(cfg))
+        seconds["Lightning, automatic optimisation"].append(lightning(cfg, Automatic))
+        seconds["Lightning, manual optimisation"].append(lightning(cfg, Manual))
+    steps = cfg.trainer.max_epochs * len(fresh(cfg)[2])
+    hand = statistics.median(seconds["hand-written loop"])
+    print(f"\n{cfg.model._target_.rsplit('.', 1)[-1]} on {cfg.data._target_.rsplit('.', 1)[-1]}, {steps} training steps, "
+          f"no validation or checkpoints, median of {args.repeats}, CPU, {torch.get_num_threads()} threads")
+    print(f"{'loop':36s} {'seconds':>8s} {'ratio':>6s} {'ms/step over hand':>18s}")
+    for label, runs in seconds.items():
+        s = statistics.median(runs)
+        print(f"{label:36s} {s:8.2f} {s / hand:6.2f} {(s - hand) / steps * 1000:18.3f}")
+
+
+if __name__ == "__main__":
+    main()

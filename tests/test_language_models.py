@@ -37,7 +37,7 @@ def test_irnn_starts_from_the_identity():
     assert torch.equal(lecture.core.W_hh.weight, torch.eye(6))
 
 
-def test_chrono_init_spreads_lstm_memories_between_2_and_T_steps():
+def test_chrono_init_spreads_lstm_and_gru_memories_between_2_and_T_steps():
     torch.manual_seed(0)
     net = RNNLanguageModel(20, cell="lstm", embedding_dim=4, hidden_size=64, num_layers=2, chrono_init=100)
     core, h = net.core, 64
@@ -59,8 +59,21 @@ def test_chrono_init_spreads_lstm_memories_between_2_and_T_steps():
     _, (_, c) = core(torch.zeros(1, 30, 4), (torch.zeros(2, 1, h), c0))
     forget0 = core.bias_ih_l0[h : 2 * h] + core.bias_hh_l0[h : 2 * h]
     torch.testing.assert_close(c[0, 0], torch.sigmoid(forget0) ** 30)
-    with pytest.raises(UserError, match="chrono_init sets LSTM gate biases"):
-        RNNLanguageModel(20, cell="gru", chrono_init=100)
+    # GRU: the update gate z keeps the state; with no input and the new-state biases at zero, n_t = 0
+    # and h_t = sigmoid(b_z)^t h_0.
+    gru = RNNLanguageModel(20, cell="gru", embedding_dim=4, hidden_size=h, chrono_init=100).core
+    update = gru.bias_ih_l0[h : 2 * h] + gru.bias_hh_l0[h : 2 * h]
+    assert (1 + update.exp()).min() >= 2 - 1e-4 and (1 + update.exp()).max() <= 100 + 1e-3
+    with torch.no_grad():
+        for name, p in gru.named_parameters():
+            if name.startswith("weight"):
+                p.zero_()
+            else:
+                p[2 * h :] = 0.0
+    _, h_last = gru(torch.zeros(1, 30, 4), torch.ones(1, 1, h))
+    torch.testing.assert_close(h_last[0, 0], torch.sigmoid(update) ** 30)
+    with pytest.raises(UserError, match="has no gates"):
+        RNNLanguageModel(20, cell="rnn_tanh", chrono_init=100)
     with pytest.raises(UserError, match="must be >= 3"):
         RNNLanguageModel(20, cell="lstm", chrono_init=2)
 

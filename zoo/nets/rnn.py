@@ -80,28 +80,34 @@ class RNNLanguageModel(nn.Module):
             self._orthogonal_init(recurrent_gain)
         if cell == "irnn":
             self._identity_init()
-        if chrono_init is not None and cell != "lstm":
-            raise UserError(f"model.chrono_init sets LSTM gate biases; cell={cell} has none (use cell=lstm or "
-                            f"chrono_init=null)")
+        if chrono_init is not None and cell not in ("lstm", "gru"):
+            raise UserError(f"model.chrono_init sets the gate biases of an LSTM or a GRU; cell={cell} has no gates "
+                            f"(use chrono_init=null)")
         if chrono_init is not None and chrono_init < 3:
             raise UserError(f"model.chrono_init is the longest memory in time steps and must be >= 3, got {chrono_init}")
-        if cell == "lstm":
-            self._lstm_gate_biases(forget_bias, chrono_init)
+        if cell in ("lstm", "gru"):
+            self._gate_biases(forget_bias, chrono_init)
         if tie_weights:
             self.decoder.weight = self.embedding.weight  # one matrix for input and output (Press & Wolf 2017)
 
-    def _lstm_gate_biases(self, forget_bias: float, chrono_init: int | None) -> None:
-        """Start the LSTM with memories that last (slide "Long Short Term Memory": c_t = f_t c_{t-1} + i_t g_t).
+    def _gate_biases(self, forget_bias: float, chrono_init: int | None) -> None:
+        """Start the gated cells with memories that last (slides "Long Short Term Memory" and "GRU").
 
-        With no input, a unit with forget bias b keeps sigmoid(b) of its cell per step, so it forgets
-        over about 1 + e^b steps. `forget_bias` gives every unit the same b (Jozefowicz et al. 2015
-        use 1). `chrono_init=T` (Tallec & Ollivier 2018, "Can recurrent neural networks warp time?")
-        spreads the time scales instead: b_f = log u with u ~ U(1, T - 1), so memories last 2 to T
-        steps, and the input gate starts at -b_f, so long-memory units write rarely and keep what
-        they hold. A dependency 50 tokens long is learnt in a fraction of the updates.
+        LSTM: c_t = f_t c_{t-1} + i_t g_t. With no input, a unit with forget bias b keeps sigmoid(b)
+        of its cell per step, so it forgets over about 1 + e^b steps. `forget_bias` gives every unit
+        the same b (Jozefowicz et al. 2015 use 1). `chrono_init=T` (Tallec & Ollivier 2018, "Can
+        recurrent neural networks warp time?") spreads the time scales instead: b_f = log u with
+        u ~ U(1, T - 1), so memories last 2 to T steps, and the input gate starts at -b_f, so
+        long-memory units write rarely and keep what they hold.
+        GRU: h_t = (1 - z_t) n_t + z_t h_{t-1}; the update gate z plays the forget gate and 1 - z the
+        input gate, so `chrono_init` sets b_z = log u the same way (`forget_bias` is LSTM-only).
+        torch keeps the gates as (input, forget, cell, output) for the LSTM and (reset, update, new)
+        for the GRU: the forget and update gates are both the second block of each bias.
         """
-        h = self.core.hidden_size
-        gates = slice(0, 2 * h) if chrono_init is not None else slice(h, 2 * h)  # (input,) forget
+        h, lstm = self.core.hidden_size, self.cell == "lstm"
+        if chrono_init is None and not lstm:
+            return
+        gates = slice(0, 2 * h) if chrono_init is not None and lstm else slice(h, 2 * h)
         with torch.no_grad():
             for name, p in self.core.named_parameters():  # one bias_ih and one bias_hh per layer
                 if name.startswith("bias_hh"):
@@ -110,7 +116,9 @@ class RNNLanguageModel(nn.Module):
                     p[h : 2 * h] = forget_bias
                 elif name.startswith("bias_ih"):
                     b = torch.empty(h).uniform_(1, chrono_init - 1).log()
-                    p[:h], p[h : 2 * h] = -b, b
+                    p[h : 2 * h] = b
+                    if lstm:
+                        p[:h] = -b
 
     def _orthogonal_init(self, gain: float) -> None:
         """W_hh = gain x a random orthogonal matrix: every singular value is `gain`, so without the

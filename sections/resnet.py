@@ -5,22 +5,34 @@ from sections.common import Report, history, train_run
 from zoo import plots
 
 
-def degradation(report: Report, epochs: int) -> None:
+PRESET = {"plainnet": "plain", "resnet": "resnet"}  # configs/experiment/<preset><depth>_cifar10.yaml
+
+
+def degradation_runs(scale: str, epochs: int | None) -> dict[tuple[str, int], list[str]]:
+    """Overrides of the four nets: on digits, or at the paper scale He et al.'s CIFAR-10 recipes (presets)."""
+    if scale == "paper":  # Figure 6 of He et al. 2016: 64k iterations each, a GPU's work
+        return {(model, depth): [f"experiment={PRESET[model]}{depth}_cifar10"]
+                for depth in (20, 56) for model in ("plainnet", "resnet")}
+    return {(model, depth): [f"model={model}", f"model.depth={depth}", f"trainer.max_epochs={epochs}", "data.augment=false"]
+            for depth in (20, 56) for model in ("plainnet", "resnet")}
+
+
+def degradation(report: Report, scale: str, epochs: int | None) -> None:
     runs, rows = {}, []
-    for depth in (20, 56):
-        for model in ("plainnet", "resnet"):
-            run = report.runs() / f"{model}{depth}"
-            metrics = train_run([f"model={model}", f"model.depth={depth}", f"trainer.max_epochs={epochs}",
-                                 "data.augment=false"], run)
-            runs[model, depth] = history(run)["train/loss"]
-            rows.append([f"{model}-{depth}", metrics["n_params"], runs[model, depth][-1], metrics["test/acc"],
-                         metrics["fit_seconds"]])
+    for (model, depth), overrides in degradation_runs(scale, epochs).items():
+        run = report.runs() / f"{model}{depth}"
+        metrics = train_run(overrides, run)
+        runs[model, depth] = history(run)["train/loss"]
+        rows.append([f"{model}-{depth}", metrics["n_params"], runs[model, depth][-1], metrics["test/acc"],
+                     metrics["fit_seconds"]])
     fig, ax = plots.plt.subplots(figsize=(5.5, 3.5))
     for (model, depth), losses in runs.items():
         ax.plot(range(1, len(losses) + 1), losses, "-" if model == "resnet" else "--", label=f"{model}-{depth}")
     ax.set(xlabel="epoch", ylabel="training loss", yscale="log", title="plain vs residual, 20 and 56 layers")
     ax.legend()
-    report.text(f"## Plain vs residual nets on digits ({epochs} epochs, SGD 0.1, cosine schedule, no augmentation)")
+    report.text("## Plain vs residual nets on CIFAR-10 (He et al. 2016's recipe: 64k iterations, batch 128, SGD 0.1, "
+                "lr / 10 at 32k and 48k, augmentation)" if scale == "paper" else
+                f"## Plain vs residual nets on digits ({epochs} epochs, SGD 0.1, cosine schedule, no augmentation)")
     report.table(["net", "parameters", "final training loss", "test accuracy", "seconds"], rows)
     report.image(plots.save_figure(fig, report.scratch("degradation.png")), "training loss of plain (dashed) and residual nets")
     plain20, plain56 = runs["plainnet", 20][-1], runs["plainnet", 56][-1]
@@ -33,15 +45,25 @@ def degradation(report: Report, epochs: int) -> None:
                    f"final training loss resnet-56 {res56:.4f} vs plain-56 {plain56:.4f}")
 
 
-def resnet_vs_odenet(report: Report, epochs: int) -> None:
+ODE_VARIANTS = {"ODENet (dopri5, adjoint)": [], "ResNet baseline (6 blocks)": ["model.block=resnet"],
+                "RK-Net (rk4, backprop)": ["model.solver=rk4", "model.adjoint=false"]}
+
+
+def odenet_runs(scale: str, epochs: int | None) -> dict[str, list[str]]:
+    """Overrides of the three variants: on digits, or at the paper scale Chen et al.'s MNIST recipe (preset)."""
+    base = ["experiment=odenet_mnist"] if scale == "paper" else ["model=odenet", f"trainer.max_epochs={epochs}"]
+    return {label: [*base, *extra] for label, extra in ODE_VARIANTS.items()}
+
+
+def resnet_vs_odenet(report: Report, scale: str, epochs: int | None) -> None:
     rows = []
-    for label, extra in (("ODENet (dopri5, adjoint)", []), ("ResNet baseline (6 blocks)", ["model.block=resnet"]),
-                         ("RK-Net (rk4, backprop)", ["model.solver=rk4", "model.adjoint=false"])):
+    for label, overrides in odenet_runs(scale, epochs).items():
         run = report.runs() / label.split()[0].lower()
-        metrics = train_run(["model=odenet", f"trainer.max_epochs={epochs}", *extra], run)
+        metrics = train_run(overrides, run)
         rows.append([label, metrics["n_params"], metrics["test/acc"], metrics["train/nfe_forward"],
                      metrics.get("train/nfe_backward", 0.0), metrics["fit_seconds"]])
-    report.text(f"## ResNet vs ODENet on digits ({epochs} epochs)")
+    report.text("## ResNet vs ODENet on MNIST (Chen et al. 2018's recipe: 160 epochs, SGD 0.1, lr / 10 at 60, 100, 140)"
+                if scale == "paper" else f"## ResNet vs ODENet on digits ({epochs} epochs)")
     report.table(["model", "parameters", "test accuracy", "NFE forward", "NFE backward", "seconds"], rows)
     ode, res = rows[0], rows[1]
     report.verdict("an ODE block matches the residual stack's accuracy with fewer parameters",
@@ -51,6 +73,7 @@ def resnet_vs_odenet(report: Report, epochs: int) -> None:
 
 def main(scale: str) -> None:
     report = Report("resnet", "Going deeper: plain nets, residual nets and ODE nets", scale)
-    degradation(report, epochs={"smoke": 1, "default": 15, "paper": 60}[scale])
-    resnet_vs_odenet(report, epochs={"smoke": 1, "default": 8, "paper": 20}[scale])
+    # The paper scale runs the papers' own recipes and lengths (CIFAR-10 and MNIST, downloaded; hours on a GPU).
+    degradation(report, scale, epochs={"smoke": 1, "default": 15}.get(scale))
+    resnet_vs_odenet(report, scale, epochs={"smoke": 1, "default": 8}.get(scale))
     report.write()

@@ -58,7 +58,8 @@ def fresh(cfg):
     return model.net, model.optimizer_factory, data.train_dataloader()
 
 
-def hand_written(cfg) -> float:
+def hand_written(cfg) -> tuple[float, int]:
+    """Seconds and training steps of the plain loop."""
     net, optimizer_factory, loader = fresh(cfg)
     optimizer = optimizer_factory(net.parameters())
     start = time.perf_counter()
@@ -68,7 +69,7 @@ def hand_written(cfg) -> float:
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-    return time.perf_counter() - start
+    return time.perf_counter() - start, cfg.trainer.max_epochs * len(loader)
 
 
 def lightning(cfg, module_class) -> float:
@@ -87,10 +88,10 @@ def main() -> None:
     cfg = compose("train", ["trainer=cpu", *args.overrides])
     seconds = {"hand-written loop": [], "Lightning, automatic optimisation": [], "Lightning, manual optimisation": []}
     for _ in range(args.repeats):  # interleaved, so the three see the same machine load
-        seconds["hand-written loop"].append(hand_written(cfg))
+        hand_seconds, steps = hand_written(cfg)
+        seconds["hand-written loop"].append(hand_seconds)
         seconds["Lightning, automatic optimisation"].append(lightning(cfg, Automatic))
         seconds["Lightning, manual optimisation"].append(lightning(cfg, Manual))
-    steps = cfg.trainer.max_epochs * len(fresh(cfg)[2])
     hand = statistics.median(seconds["hand-written loop"])
     print(f"\n{cfg.model._target_.rsplit('.', 1)[-1]} on {cfg.data._target_.rsplit('.', 1)[-1]}, {steps} training steps, "
           f"no validation or checkpoints, median of {args.repeats}, CPU, {torch.get_num_threads()} threads")

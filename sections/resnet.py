@@ -10,11 +10,11 @@ PRESET = {"plainnet": "plain", "resnet": "resnet"}  # configs/experiment/<preset
 
 def degradation_runs(scale: str, epochs: int | None) -> dict[tuple[str, int], list[str]]:
     """Overrides of the four nets: on digits, or at the paper scale He et al.'s CIFAR-10 recipes (presets)."""
+    nets = [(model, depth) for depth in (20, 56) for model in ("plainnet", "resnet")]
     if scale == "paper":  # Figure 6 of He et al. 2016: 64k iterations each, a GPU's work
-        return {(model, depth): [f"experiment={PRESET[model]}{depth}_cifar10"]
-                for depth in (20, 56) for model in ("plainnet", "resnet")}
+        return {(model, depth): [f"experiment={PRESET[model]}{depth}_cifar10"] for model, depth in nets}
     return {(model, depth): [f"model={model}", f"model.depth={depth}", f"trainer.max_epochs={epochs}", "data.augment=false"]
-            for depth in (20, 56) for model in ("plainnet", "resnet")}
+            for model, depth in nets}
 
 
 def degradation(report: Report, scale: str, epochs: int | None) -> None:

@@ -1,12 +1,12 @@
-"""Callbacks that keep a run's work safe: stop on a non-finite loss, checkpoint on SIGTERM."""
+"""Callbacks: keep a run's work safe (stop on a non-finite loss, checkpoint on SIGTERM) and show progress cheaply."""
 from __future__ import annotations
 
 import signal
 from pathlib import Path
 
 import lightning as L
-from lightning.pytorch.callbacks import RichProgressBar
 import torch
+from lightning.pytorch.callbacks import RichProgressBar
 
 from zoo.errors import UserError
 

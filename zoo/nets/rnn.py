@@ -106,19 +106,20 @@ class RNNLanguageModel(nn.Module):
         """
         h, lstm = self.core.hidden_size, self.cell == "lstm"
         if chrono_init is None and not lstm:
-            return
-        gates = slice(0, 2 * h) if chrono_init is not None and lstm else slice(h, 2 * h)
+            return  # torch's own initialisation
         with torch.no_grad():
-            for name, p in self.core.named_parameters():  # one bias_ih and one bias_hh per layer
-                if name.startswith("bias_hh"):
-                    p[gates] = 0.0  # the bias_ih entries alone carry the value
-                elif name.startswith("bias_ih") and chrono_init is None:
-                    p[h : 2 * h] = forget_bias
-                elif name.startswith("bias_ih"):
-                    b = torch.empty(h).uniform_(1, chrono_init - 1).log()
-                    p[h : 2 * h] = b
-                    if lstm:
-                        p[:h] = -b
+            for name, bias_ih in self.core.named_parameters():  # one bias_ih (and bias_hh) per layer
+                if not name.startswith("bias_ih"):
+                    continue
+                if chrono_init is None:
+                    blocks = {h: torch.full((h,), forget_bias)}
+                else:
+                    keep = torch.empty(h).uniform_(1, chrono_init - 1).log()
+                    blocks = {h: keep, 0: -keep} if lstm else {h: keep}  # second block: forget / update gate
+                bias_hh = getattr(self.core, name.replace("bias_ih", "bias_hh"))
+                for start, value in blocks.items():
+                    bias_ih[start : start + h] = value
+                    bias_hh[start : start + h] = 0.0  # bias_ih alone carries the value
 
     def _orthogonal_init(self, gain: float) -> None:
         """W_hh = gain x a random orthogonal matrix: every singular value is `gain`, so without the

@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: install train evaluate test test-slow bench clean sections section-perceptron section-backprop section-gd \
+.PHONY: install train evaluate test test-slow bench clean list sections section-perceptron section-backprop section-gd \
 	section-cnn section-resnet section-rnn section-generative
 SCALE ?= default
 
@@ -21,11 +21,16 @@ install: $(STAMP)  ## create .venv and install the zoo with its test tools
 train: $(STAMP)  ## train the default model (deep MLP on digits), offline; ARGS="model=cnn ..." to change
 	$(PY) train.py $(ARGS)
 
+list: $(STAMP)  ## every model with its network, learner and the data it learns from
+	$(PY) -m zoo list
+
 evaluate: $(STAMP)  ## evaluate a checkpoint: make evaluate CKPT=outputs/.../checkpoints/best.ckpt
 	@test -n "$(CKPT)" || { echo "usage: make evaluate CKPT=path/to/best.ckpt"; exit 2; }
 	$(PY) evaluate.py ckpt_path=$(CKPT) $(ARGS)
 
-test: $(STAMP)  ## the fast test suite (a few minutes on 2 cores)
+test: $(STAMP)  ## ruff (lint + format check), then the fast test suite (a few minutes on 2 cores)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -q $(ARGS)
 
 test-slow: $(STAMP)  ## only the long tests

@@ -3,12 +3,10 @@
 The model and data are rebuilt from the recipe stored in the checkpoint; `data.*` overrides
 apply on top of it and `data=<preset>` swaps in another compatible data set.
 """
-import os
-from pathlib import Path
 
 import hydra
 
-os.environ.setdefault("ZOO_ROOT", str(Path(__file__).resolve().parent))
+import zoo.config  # noqa: F401 - registers the ${zoo_root:} and ${pixel_scaling:} resolvers the configs use
 
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="evaluate")

@@ -2,12 +2,10 @@
 
 `python train.py --help` lists the config groups and their options.
 """
-import os
-from pathlib import Path
 
 import hydra
 
-os.environ.setdefault("ZOO_ROOT", str(Path(__file__).resolve().parent))
+import zoo.config  # noqa: F401 - registers the ${zoo_root:} and ${pixel_scaling:} resolvers the configs use
 
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="train")

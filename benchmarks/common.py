@@ -1,14 +1,13 @@
 """What the benchmark scripts share: the zoo on the import path and one command line."""
+
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("ZOO_ROOT", str(ROOT))
 
 
 def command_line(doc: str, repeats: str = "paired runs; the median counts") -> argparse.Namespace:

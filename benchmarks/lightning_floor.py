@@ -8,20 +8,19 @@ setting of the zoo can take a ratio below it. Not a test: wall-clock time depend
 
     python benchmarks/lightning_floor.py [--repeats 3] [model=cnn] [overrides ...]
 """
+
 from __future__ import annotations
 
 import statistics
 import tempfile
 import time
 
+import lightning as L
 import torch
 import torch.nn.functional as F
+from common import command_line
 
-from common import command_line  # noqa: E402 - puts the zoo on the import path
-
-import lightning as L  # noqa: E402
-
-from zoo.run import build_datamodule, build_model, compose  # noqa: E402
+from zoo.config import build_datamodule, build_model, compose
 
 
 class Automatic(L.LightningModule):
@@ -54,7 +53,7 @@ def fresh(cfg):
     L.seed_everything(cfg.seed, verbose=False)
     data = build_datamodule(cfg.data)
     data.setup("fit")
-    model = build_model(cfg.model, data.info)
+    model = build_model(cfg.model, data.description)
     return model.net, model.optimizer_factory, data.train_dataloader()
 
 
@@ -75,9 +74,17 @@ def hand_written(cfg) -> tuple[float, int]:
 def lightning(cfg, module_class) -> float:
     net, optimizer_factory, loader = fresh(cfg)
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = L.Trainer(accelerator="cpu", max_epochs=cfg.trainer.max_epochs, logger=False, enable_checkpointing=False,
-                            enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
-                            limit_val_batches=0, default_root_dir=tmp)
+        trainer = L.Trainer(
+            accelerator="cpu",
+            max_epochs=cfg.trainer.max_epochs,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            num_sanity_val_steps=0,
+            limit_val_batches=0,
+            default_root_dir=tmp,
+        )
         start = time.perf_counter()
         trainer.fit(module_class(net, optimizer_factory), loader)
         return time.perf_counter() - start
@@ -93,8 +100,10 @@ def main() -> None:
         seconds["Lightning, automatic optimisation"].append(lightning(cfg, Automatic))
         seconds["Lightning, manual optimisation"].append(lightning(cfg, Manual))
     hand = statistics.median(seconds["hand-written loop"])
-    print(f"\n{cfg.model._target_.rsplit('.', 1)[-1]} on {cfg.data._target_.rsplit('.', 1)[-1]}, {steps} training steps, "
-          f"no validation or checkpoints, median of {args.repeats}, CPU, {torch.get_num_threads()} threads")
+    print(
+        f"\n{cfg.model._target_.rsplit('.', 1)[-1]} on {cfg.data._target_.rsplit('.', 1)[-1]}, {steps} training steps, "
+        f"no validation or checkpoints, median of {args.repeats}, CPU, {torch.get_num_threads()} threads"
+    )
     print(f"{'loop':36s} {'seconds':>8s} {'ratio':>6s} {'ms/step over hand':>18s}")
     for label, runs in seconds.items():
         s = statistics.median(runs)

@@ -7,6 +7,7 @@ Prints tokens per second of each, their ratio and both test perplexities. Not a 
 
     python benchmarks/lstm_lm.py [--repeats 3] [overrides ...]
 """
+
 from __future__ import annotations
 
 import copy
@@ -18,15 +19,26 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from common import command_line
 
-from common import command_line  # noqa: E402 - puts the zoo on the import path
+from zoo.config import build_datamodule, build_model, compose
+from zoo.learners.language_model import detach
+from zoo.run import train
 
-from zoo.language_model import detach  # noqa: E402
-from zoo.run import build_datamodule, build_model, compose, train  # noqa: E402
-
-SETTINGS = ["trainer=cpu", "callbacks=none", "model=lstm_lm", "data=longrange", "data.distance=20",
-            "data.train_sentences=2000", "data.batch_size=20", "data.bptt=35", "model.embedding_dim=200",
-            "model.hidden_size=200", "model.num_layers=2", "trainer.max_epochs=3"]
+SETTINGS = [
+    "trainer=cpu",
+    "callbacks=none",
+    "model=lstm_lm",
+    "data=longrange",
+    "data.distance=20",
+    "data.train_sentences=2000",
+    "data.batch_size=20",
+    "data.bptt=35",
+    "model.embedding_dim=200",
+    "model.hidden_size=200",
+    "model.num_layers=2",
+    "trainer.max_epochs=3",
+]
 
 
 def hand_written_loop(cfg, out_dir: Path) -> tuple[float, float, int]:
@@ -35,7 +47,7 @@ def hand_written_loop(cfg, out_dir: Path) -> tuple[float, float, int]:
     L.seed_everything(cfg.seed, verbose=False)
     data = build_datamodule(cfg.data)
     data.setup()
-    model = build_model(cfg.model, data.info)
+    model = build_model(cfg.model, data.description)
     device = torch.device("cuda" if cfg.trainer.accelerator == "gpu" else "cpu")
     net = model.net.to(device)
     optimizer = model.optimizer_factory(net.parameters())
@@ -84,11 +96,23 @@ def main() -> None:
             hand_seconds, hand_ppl, tokens = hand_written_loop(copy.deepcopy(cfg), Path(tmp))
         with tempfile.TemporaryDirectory() as tmp:
             metrics = train(compose("train", SETTINGS + args.overrides, tmp))
-        runs.append((metrics["fit_seconds"] / hand_seconds, metrics["fit_seconds"], hand_seconds,
-                     metrics["test/ppl"], hand_ppl, tokens))
+        runs.append(
+            (
+                metrics["fit_seconds"] / hand_seconds,
+                metrics["fit_seconds"],
+                hand_seconds,
+                metrics["test/ppl"],
+                hand_ppl,
+                tokens,
+            )
+        )
     ratio, zoo_s, hand_s, zoo_ppl, hand_ppl, tokens = statistics.median(runs)
-    device = torch.cuda.get_device_name(0) if cfg.trainer.accelerator == "gpu" else f"CPU, {torch.get_num_threads()} threads"
-    print(f"\nLSTM LM 2x200, BPTT 35, batch 20, {tokens} training tokens, median of {args.repeats} paired runs, {device}")
+    device = (
+        torch.cuda.get_device_name(0) if cfg.trainer.accelerator == "gpu" else f"CPU, {torch.get_num_threads()} threads"
+    )
+    print(
+        f"\nLSTM LM 2x200, BPTT 35, batch 20, {tokens} training tokens, median of {args.repeats} paired runs, {device}"
+    )
     print(f"{'':18s} {'tokens/s':>10s} {'test ppl':>9s}")
     print(f"{'hand-written loop':18s} {tokens / hand_s:10.0f} {hand_ppl:9.3f}")
     print(f"{'shared trainer':18s} {tokens / zoo_s:10.0f} {zoo_ppl:9.3f}")

@@ -10,6 +10,7 @@ test: wall-clock time depends on the machine.
 
     python benchmarks/overhead.py [--repeats 5] [model=cnn | model=realnvp data=moons] [overrides ...]
 """
+
 from __future__ import annotations
 
 import copy
@@ -22,11 +23,11 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from common import ROOT, command_line
 
-from common import ROOT, command_line  # noqa: E402 - puts the zoo on the import path
-
-from datamodules.base import TensorSplit  # noqa: E402
-from zoo.run import build_datamodule, build_model, compose, train  # noqa: E402
+from datamodules.base import TensorSplit
+from zoo.config import build_datamodule, build_model, compose
+from zoo.run import train
 
 
 def objective(cfg, net):
@@ -44,13 +45,14 @@ def hand_written_loop(cfg, out_dir: Path) -> tuple[float, float]:
 
     L.seed_everything(cfg.seed, verbose=False)
     data = build_datamodule(cfg.data)
-    model = build_model(cfg.model, data.info)  # the learner only supplies net + optimiser factories
+    model = build_model(cfg.model, data.description)  # the learner only supplies net + optimiser factories
     device = torch.device("cuda" if cfg.trainer.accelerator == "gpu" else "cpu")
     net = model.net.to(device)
     optimizer = model.optimizer_factory(net.parameters())
     scheduler = model.scheduler_factory(optimizer) if model.scheduler_factory else None
-    train, val, test = (TensorSplit(data.splits[s].x.to(device), data.splits[s].y.to(device))
-                        for s in ("train", "val", "test"))
+    train, val, test = (
+        TensorSplit(data.splits[s].x.to(device), data.splits[s].y.to(device)) for s in ("train", "val", "test")
+    )
     batch = len(train) if data.batch_size == "full" else data.batch_size
 
     loss_fn, (_, metric_fn) = objective(cfg, net)
@@ -116,15 +118,19 @@ def main() -> None:
                 overhead_ms.append((seconds - hand_seconds) / steps * 1000)
     metric = objective(cfg, None)[1][0]
     device = torch.cuda.get_device_name(0) if "gpu" in " ".join(base) else f"CPU, {torch.get_num_threads()} threads"
-    print(f"\n{cfg.model._target_.rsplit('.', 1)[-1]} on {cfg.data._target_.rsplit('.', 1)[-1]}, {cfg.trainer.max_epochs} "
-          f"epochs, batch {cfg.data.batch_size}, median of {args.repeats} paired runs, {device}")
+    print(
+        f"\n{cfg.model._target_.rsplit('.', 1)[-1]} on {cfg.data._target_.rsplit('.', 1)[-1]}, "
+        f"{cfg.trainer.max_epochs} epochs, batch {cfg.data.batch_size}, median of {args.repeats} paired runs, {device}"
+    )
     print(f"{'variant':36s} {'zoo s':>7s} {'hand s':>7s} {'ratio':>6s} {metric:>9s}")
     print(f"{'hand-written loop':36s} {'':7s} {'':7s} {'':6s} {accuracy['hand-written loop']:9.4f}")
     for label, runs in ratios.items():
         ratio, seconds, hand_seconds = statistics.median(runs)
         print(f"{label:36s} {seconds:7.2f} {hand_seconds:7.2f} {ratio:6.2f} {accuracy[label]:9.4f}")
-    print(f"fixed costs (checkpoints only): import {import_seconds():.2f} s, train() to first step "
-          f"{statistics.median(startup):.2f} s, {statistics.median(overhead_ms):+.3f} ms per training step")
+    print(
+        f"fixed costs (checkpoints only): import {import_seconds():.2f} s, train() to first step "
+        f"{statistics.median(startup):.2f} s, {statistics.median(overhead_ms):+.3f} ms per training step"
+    )
 
 
 if __name__ == "__main__":

@@ -4,14 +4,17 @@ Small data sets live as tensors; a batch is one indexing operation (Dataset.__ge
 not a Python loop over items and a per-item collate. Samplers stay ordinary, so Lightning
 can swap in a DistributedSampler and each DDP rank gets its own shard of indices.
 """
+
 from __future__ import annotations
+
+from pathlib import Path
 
 import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from datamodules.description import DataDescription
 from zoo.errors import UserError
-
 
 EVAL_BATCH_SIZE = 1024
 
@@ -40,21 +43,48 @@ def already_batched(batch):
     return batch
 
 
-def parse_batch_size(batch_size) -> int | str:
-    """An integer >= 1, or "full" (the whole split: full-batch gradient descent)."""
-    if batch_size == "full":
+def parse_batch_size(batch_size, full_allowed: bool = True) -> int | str:
+    """An integer >= 1, or (where a split is a set of examples) "full": full-batch gradient descent."""
+    if full_allowed and batch_size == "full":
         return "full"
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise UserError(f"data.batch_size must be a positive integer or 'full', got {batch_size!r}")
+        allowed = "a positive integer or 'full'" if full_allowed else "a positive integer"
+        raise UserError(f"data.batch_size must be {allowed}, got {batch_size!r}")
     return batch_size
 
 
-class InMemoryDataModule(L.LightningDataModule):
-    """Base class: subclasses implement `load()` returning train/val/test TensorSplits and `info`."""
+def missing_files(name: str, folder: Path, files: list[str], download: bool, reason: str = "") -> UserError:
+    """The one sentence for a data set whose files are not where they should be."""
+    hint = f"the download failed ({reason})" if download else "pass data.download=true with a network"
+    return UserError(
+        f"{name} is not in {folder} (expected {', '.join(files)}) and {hint}; "
+        f"copy the files there or set data.root to the folder that holds them"
+    )
+
+
+class DescribedDataModule(L.LightningDataModule):
+    """What every datamodule of the zoo shares: a `description`, and batches moved to the device cheaply."""
+
+    kind: str  # a key of datamodules.description.KINDS
+
+    @property
+    def description(self) -> DataDescription:
+        raise NotImplementedError
+
+    def transfer_batch_to_device(self, batch, device, dataloader_idx):
+        # In-memory CPU batches on a CPU run are already where they belong; Lightning's generic
+        # collection walk costs more than a small model's step, so skip it then.
+        if isinstance(batch, (tuple, list)) and all(isinstance(t, torch.Tensor) and t.device == device for t in batch):
+            return batch
+        return super().transfer_batch_to_device(batch, device, dataloader_idx)
+
+
+class InMemoryDataModule(DescribedDataModule):
+    """Base class: subclasses implement `load()` returning train/val/test TensorSplits and `description`."""
 
     name = "data"
 
-    def __init__(self, batch_size=64, seed: int = 0, num_workers: int = 0, pin_memory: bool = False):
+    def __init__(self, batch_size: int | str = 64, seed: int = 0, num_workers: int = 0, pin_memory: bool = False):
         super().__init__()
         self.batch_size = parse_batch_size(batch_size)
         self.seed = seed
@@ -64,11 +94,6 @@ class InMemoryDataModule(L.LightningDataModule):
 
     # --- what subclasses provide -------------------------------------------------------------
     def load(self) -> dict[str, TensorSplit]:
-        raise NotImplementedError
-
-    @property
-    def info(self) -> dict:
-        """What a model needs to size itself: input_shape, num_classes (and vocab_size for text)."""
         raise NotImplementedError
 
     # --- shared machinery --------------------------------------------------------------------
@@ -132,8 +157,10 @@ SCALINGS = ("standard", "unit")
 def check_scaling(scaling: str) -> str:
     """Pixel scaling of the image sets: standard (zero mean, unit variance; for classifiers) or unit ([0, 1])."""
     if scaling not in SCALINGS:
-        raise UserError(f"data.scaling must be standard (classifiers) or unit (pixels in [0, 1], for generative "
-                        f"models), got {scaling!r}")
+        raise UserError(
+            f"data.scaling must be standard (classifiers) or unit (pixels in [0, 1], for generative "
+            f"models), got {scaling!r}"
+        )
     return scaling
 
 

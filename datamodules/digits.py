@@ -1,8 +1,15 @@
 """scikit-learn's bundled 8x8 handwritten digits: the offline default of the zoo."""
+
 import torch
 
-from datamodules.base import (InMemoryDataModule, check_scaling, random_crop_flip, splits_from_index,
-                              stratified_split)
+from datamodules.base import (
+    InMemoryDataModule,
+    check_scaling,
+    random_crop_flip,
+    splits_from_index,
+    stratified_split,
+)
+from datamodules.description import DataDescription
 from zoo.errors import UserError
 
 LEVELS = 17  # pixel values 0..16
@@ -16,10 +23,20 @@ class DigitsDataModule(InMemoryDataModule):
     keeps only some digits, e.g. [0,1,2,3,4,5,6,7,8] to hold 9 out as an outlier class.
     """
 
-    name = "digits"
+    name, kind = "digits", "images"
 
-    def __init__(self, batch_size=64, val_fraction=0.1, test_fraction=0.2, augment=False, scaling="standard",
-                 classes=None, seed=0, num_workers=0, pin_memory=False):
+    def __init__(
+        self,
+        batch_size: int | str = 64,
+        val_fraction=0.1,
+        test_fraction=0.2,
+        augment=False,
+        scaling="standard",
+        classes=None,
+        seed=0,
+        num_workers=0,
+        pin_memory=False,
+    ):
         super().__init__(batch_size, seed, num_workers, pin_memory)
         self.val_fraction, self.test_fraction, self.augment = val_fraction, test_fraction, augment
         self.scaling = check_scaling(scaling)
@@ -28,8 +45,8 @@ class DigitsDataModule(InMemoryDataModule):
         self.classes = None if classes is None else sorted(set(classes))
 
     @property
-    def info(self) -> dict:
-        return {"input_shape": [1, 8, 8], "num_classes": 10, "levels": LEVELS, "scaling": self.scaling}
+    def description(self) -> DataDescription:
+        return DataDescription("images", input_shape=[1, 8, 8], num_classes=10, levels=LEVELS, scaling=self.scaling)
 
     def load(self, classes: list[int] | None = None):
         from sklearn.datasets import load_digits
@@ -51,8 +68,10 @@ class DigitsDataModule(InMemoryDataModule):
     def held_out(self) -> torch.Tensor:
         """Test images of the digits left out by `classes` (the held-out-class outliers)."""
         if self.classes is None:
-            raise UserError("the held-out-class outlier set needs a model trained with data.classes leaving some "
-                            "digits out, e.g. data.classes=[0,1,2,3,4,5,6,7,8]")
+            raise UserError(
+                "the held-out-class outlier set needs a model trained with data.classes leaving some "
+                "digits out, e.g. data.classes=[0,1,2,3,4,5,6,7,8]"
+            )
         others = [c for c in range(10) if c not in self.classes]
         return self.load(classes=others)["test"].x
 

@@ -1,4 +1,5 @@
 """Generated 2-D point sets: the lecture's decision-boundary and density pictures, offline."""
+
 from __future__ import annotations
 
 import math
@@ -6,7 +7,10 @@ import math
 import torch
 
 from datamodules.base import InMemoryDataModule, splits_from_index, stratified_split
+from datamodules.description import DataDescription
 from zoo.errors import UserError
+
+POINT_SETS_CLASSES = {"moons": 2, "circles": 2, "spirals": 2, "ring": 8, "grid": 25}
 
 
 def mode_centres(kind: str) -> torch.Tensor | None:
@@ -20,8 +24,14 @@ def mode_centres(kind: str) -> torch.Tensor | None:
     return None
 
 
+def check_point_set(kind: str) -> None:
+    if kind not in POINT_SETS_CLASSES:
+        raise UserError(f"unknown point set '{kind}'; choose one of {', '.join(POINT_SETS_CLASSES)}")
+
+
 def make_points(kind: str, n: int, noise: float, seed: int):
     """Return (x, y): n points in the plane and a class (or mode) label for each."""
+    check_point_set(kind)
     g = torch.Generator().manual_seed(seed)
     if kind in ("moons", "circles"):
         from sklearn import datasets
@@ -38,40 +48,48 @@ def make_points(kind: str, n: int, noise: float, seed: int):
         r = t / (3 * math.pi) * 2
         x = torch.stack([r * torch.cos(angle), r * torch.sin(angle)], 1)
         return x + noise * 0.3 * torch.randn(n, 2, generator=g), y
-    if kind in ("ring", "grid"):
-        centres = mode_centres(kind)
-        y = torch.randint(len(centres), (n,), generator=g)
-        return centres[y] + noise * torch.randn(n, 2, generator=g), y
-    raise UserError(f"unknown point set '{kind}'; choose moons, circles, spirals, ring or grid")
-
-
-POINT_SETS_CLASSES = {"moons": 2, "circles": 2, "spirals": 2, "ring": 8, "grid": 25}
+    centres = mode_centres(kind)  # ring or grid
+    y = torch.randint(len(centres), (n,), generator=g)
+    return centres[y] + noise * torch.randn(n, 2, generator=g), y
 
 
 class PointsDataModule(InMemoryDataModule):
     """Points in R^2 with labels; the same generator (and seed) makes every split."""
 
     name = "points"
+    kind = "points"
 
-    def __init__(self, kind="moons", n_samples=3000, noise=0.2, batch_size=128, val_fraction=0.1,
-                 test_fraction=0.2, seed=0, num_workers=0, pin_memory=False):
+    def __init__(
+        self,
+        kind="moons",
+        n_samples=3000,
+        noise=0.2,
+        batch_size: int | str = 128,
+        val_fraction=0.1,
+        test_fraction=0.2,
+        seed=0,
+        num_workers=0,
+        pin_memory=False,
+    ):
         super().__init__(batch_size, seed, num_workers, pin_memory)
-        if kind not in POINT_SETS_CLASSES:
-            raise UserError(f"unknown point set '{kind}'; choose one of {', '.join(POINT_SETS_CLASSES)}")
+        check_point_set(kind)
         if n_samples < 20 or noise < 0:
             raise UserError(f"data.n_samples must be >= 20 and data.noise >= 0, got {n_samples} and {noise}")
-        self.kind, self.n_samples, self.noise = kind, n_samples, noise
+        self.point_set, self.n_samples, self.noise = kind, n_samples, noise
         self.val_fraction, self.test_fraction = val_fraction, test_fraction
 
     @property
-    def info(self) -> dict:
-        info = {"input_shape": [2], "num_classes": POINT_SETS_CLASSES[self.kind]}
-        centres = mode_centres(self.kind)
-        if centres is not None:  # what the GAN metrics count samples against
-            info |= {"modes": centres.tolist(), "mode_std": self.noise}
-        return info
+    def description(self) -> DataDescription:
+        centres = mode_centres(self.point_set)  # what the GAN metrics count samples against
+        return DataDescription(
+            "points",
+            input_shape=[2],
+            num_classes=POINT_SETS_CLASSES[self.point_set],
+            modes=None if centres is None else centres.tolist(),
+            mode_std=None if centres is None else self.noise,
+        )
 
     def load(self):
-        x, y = make_points(self.kind, self.n_samples, self.noise, self.seed)
+        x, y = make_points(self.point_set, self.n_samples, self.noise, self.seed)
         train, val, test = stratified_split(y, self.val_fraction, self.test_fraction, self.seed)
         return splits_from_index(x, y, train, val, test)

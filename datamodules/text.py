@@ -5,6 +5,7 @@ Each split is one stream of token ids, cut into `batch_size` parallel rows and s
 `bptt` tokens, in order, so the model can carry its hidden state from one window to the next. Under
 DDP each process reads its own rows (an IterableDataset, so no sampler reshuffles the windows).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -13,11 +14,12 @@ import urllib.request
 from collections import Counter
 from pathlib import Path
 
-import lightning as L
 import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, IterableDataset
 
+from datamodules.base import DescribedDataModule, missing_files, parse_batch_size
+from datamodules.description import DataDescription
 from zoo.errors import UserError
 
 EOS, UNK = "<eos>", "<unk>"
@@ -31,7 +33,7 @@ class Vocab:
         self.stoi = {s: i for i, s in enumerate(self.itos)}
 
     @classmethod
-    def from_tokens(cls, tokens: list[str]) -> "Vocab":
+    def from_tokens(cls, tokens: list[str]) -> Vocab:
         counts = Counter(tokens)
         return cls(sorted(counts, key=lambda s: (-counts[s], s)))
 
@@ -50,12 +52,21 @@ class Vocab:
 class StreamWindows(IterableDataset):
     """(x, y[, mask]) windows of a stream batchified into rows; rows are split across DDP ranks."""
 
-    def __init__(self, stream: torch.Tensor, batch_size: int, bptt: int, mask: torch.Tensor | None = None,
-                 shuffle_units: int | None = None, seed: int = 0):
+    def __init__(
+        self,
+        stream: torch.Tensor,
+        batch_size: int,
+        bptt: int,
+        mask: torch.Tensor | None = None,
+        shuffle_units: int | None = None,
+        seed: int = 0,
+    ):
         rows = len(stream) // batch_size
         if rows < 2:
-            raise UserError(f"a split of {len(stream)} tokens is too short for data.batch_size={batch_size}; "
-                            f"use a smaller batch size")
+            raise UserError(
+                f"a split of {len(stream)} tokens is too short for data.batch_size={batch_size}; "
+                f"use a smaller batch size"
+            )
         self.stream, self.full_mask, self.batch_size, self.bptt = stream, mask, batch_size, bptt
         # Independent sentences of `shuffle_units` tokens may be read in a new order every epoch (the
         # same order on every DDP rank: the permutation is drawn from the seed and the epoch).
@@ -93,16 +104,17 @@ class StreamWindows(IterableDataset):
             yield window if mask is None else (*window, mask[:, start + 1 : end + 1])
 
 
-class StreamDataModule(L.LightningDataModule):
+class StreamDataModule(DescribedDataModule):
     """Base: subclasses fill `streams` (split -> token ids), `vocab`, and optionally `masks` and `optimal_nll`."""
 
+    kind = "tokens"
     level = "word"
 
     def __init__(self, batch_size: int = 32, bptt: int = 35, seed: int = 0):
         super().__init__()
-        if not isinstance(batch_size, int) or batch_size < 1 or not isinstance(bptt, int) or bptt < 1:
-            raise UserError(f"data.batch_size and data.bptt must be positive integers, got {batch_size} and {bptt}")
-        self.batch_size, self.bptt, self.seed = batch_size, bptt, seed
+        if isinstance(bptt, bool) or not isinstance(bptt, int) or bptt < 1:
+            raise UserError(f"data.bptt must be a positive integer, got {bptt!r}")
+        self.batch_size, self.bptt, self.seed = parse_batch_size(batch_size, full_allowed=False), bptt, seed
         self.shuffle_units: int | None = None  # set by corpora of independent, equally long sentences
         self._loaded = False
         self.streams: dict[str, torch.Tensor] = {}
@@ -118,9 +130,9 @@ class StreamDataModule(L.LightningDataModule):
             self._loaded = True
 
     @property
-    def info(self) -> dict:
+    def description(self) -> DataDescription:
         self._ensure()
-        return {"vocab_size": len(self.vocab), "level": self.level}
+        return DataDescription("tokens", vocab=self.vocab.itos, level=self.level)
 
     def setup(self, stage: str | None = None) -> None:
         self._ensure()
@@ -128,7 +140,9 @@ class StreamDataModule(L.LightningDataModule):
     def _loader(self, split: str) -> DataLoader:
         self._ensure()
         units = self.shuffle_units if split == "train" else None
-        windows = StreamWindows(self.streams[split], self.batch_size, self.bptt, self.masks.get(split), units, self.seed)
+        windows = StreamWindows(
+            self.streams[split], self.batch_size, self.bptt, self.masks.get(split), units, self.seed
+        )
         return DataLoader(windows, batch_size=None)
 
     def train_dataloader(self):
@@ -154,12 +168,72 @@ class StreamDataModule(L.LightningDataModule):
 
 
 # --- the long-range dependency corpus -----------------------------------------------------------
-CUES = ["france", "germany", "spain", "italy", "china", "japan", "brazil", "russia",
-        "greece", "turkey", "poland", "sweden", "norway", "egypt", "korea", "india"]
-TARGETS = ["french", "german", "spanish", "italian", "chinese", "japanese", "portuguese", "russian",
-           "greek", "turkish", "polish", "swedish", "norwegian", "arabic", "korean", "hindi"]
-FILLERS = ["i", "grew", "up", "but", "now", "live", "in", "boston", "the", "food", "was", "good", "not", "bad",
-           "at", "all", "we", "went", "there", "often", "and", "it", "rained", "a", "lot", "so", "what", "then"]
+CUES = [
+    "france",
+    "germany",
+    "spain",
+    "italy",
+    "china",
+    "japan",
+    "brazil",
+    "russia",
+    "greece",
+    "turkey",
+    "poland",
+    "sweden",
+    "norway",
+    "egypt",
+    "korea",
+    "india",
+]
+TARGETS = [
+    "french",
+    "german",
+    "spanish",
+    "italian",
+    "chinese",
+    "japanese",
+    "portuguese",
+    "russian",
+    "greek",
+    "turkish",
+    "polish",
+    "swedish",
+    "norwegian",
+    "arabic",
+    "korean",
+    "hindi",
+]
+FILLERS = [
+    "i",
+    "grew",
+    "up",
+    "but",
+    "now",
+    "live",
+    "in",
+    "boston",
+    "the",
+    "food",
+    "was",
+    "good",
+    "not",
+    "bad",
+    "at",
+    "all",
+    "we",
+    "went",
+    "there",
+    "often",
+    "and",
+    "it",
+    "rained",
+    "a",
+    "lot",
+    "so",
+    "what",
+    "then",
+]
 MARKER = "fluent"
 
 
@@ -175,20 +249,36 @@ class LongRangeDataModule(StreamDataModule):
     log(n_cues) at a cue, -log P(filler | previous filler) inside, 0 at the marker, target and <eos>.
     """
 
-    def __init__(self, distance: int = 50, n_cues: int = 8, n_fillers: int = 16, branching: int = 4,
-                 train_sentences: int = 4000, val_sentences: int = 400, test_sentences: int = 400,
-                 batch_size: int = 16, bptt: int | None = None, shuffle: bool = True, seed: int = 0):
+    def __init__(
+        self,
+        distance: int = 50,
+        n_cues: int = 8,
+        n_fillers: int = 16,
+        branching: int = 4,
+        train_sentences: int = 4000,
+        val_sentences: int = 400,
+        test_sentences: int = 400,
+        batch_size: int = 16,
+        bptt: int | None = None,
+        shuffle: bool = True,
+        seed: int = 0,
+    ):
         if isinstance(distance, int) and distance < 2:
             raise UserError(f"data.distance must be >= 2 (cue, ..., marker, target), got {distance}")
         # Every row of the stream starts with a sentence and, by default, every window holds two whole
         # sentences: then truncated BPTT never cuts a target off from its cue (bptt=N for other cuts).
         super().__init__(batch_size, 2 * (distance + 2) if bptt is None else bptt, seed)
         self.shuffle_units = distance + 2 if shuffle else None  # the sentences are independent
-        too_few = {k: v for k, v in (("train", train_sentences), ("val", val_sentences), ("test", test_sentences))
-                   if v < batch_size}
+        too_few = {
+            k: v
+            for k, v in (("train", train_sentences), ("val", val_sentences), ("test", test_sentences))
+            if v < batch_size
+        }
         if too_few:
-            raise UserError(f"data.{'/'.join(too_few)}_sentences must be at least data.batch_size={batch_size} "
-                            f"(one sentence per row), got {too_few}")
+            raise UserError(
+                f"data.{'/'.join(too_few)}_sentences must be at least data.batch_size={batch_size} "
+                f"(one sentence per row), got {too_few}"
+            )
         if not (1 <= n_cues <= len(CUES) and 2 <= n_fillers <= len(FILLERS)):
             raise UserError(f"data.n_cues must be 1..{len(CUES)} and data.n_fillers 2..{len(FILLERS)}")
         self.distance, self.n_cues, self.n_fillers, self.branching = distance, n_cues, n_fillers, branching
@@ -216,9 +306,16 @@ class LongRangeDataModule(StreamDataModule):
                     probs = transitions[fillers[:, i - 1]]
                     fillers[:, i] = torch.multinomial(probs, 1, generator=g).squeeze(1)
                     nll[:, 1 + i] = -probs.gather(1, fillers[:, i : i + 1]).squeeze(1).log()
-            sentences = torch.cat([
-                (cue0 + cues)[:, None], filler0 + fillers, torch.full((n, 1), 1), (target0 + cues)[:, None],
-                torch.zeros(n, 1, dtype=torch.long)], 1)
+            sentences = torch.cat(
+                [
+                    (cue0 + cues)[:, None],
+                    filler0 + fillers,
+                    torch.full((n, 1), 1),
+                    (target0 + cues)[:, None],
+                    torch.zeros(n, 1, dtype=torch.long),
+                ],
+                1,
+            )
             is_target = torch.zeros_like(sentences, dtype=torch.bool)
             is_target[:, self.distance] = True
             self.streams[split] = sentences.flatten()
@@ -293,8 +390,16 @@ class SplitTextDataModule(StreamDataModule):
 class TextFileDataModule(SplitTextDataModule):
     """Any local UTF-8 file (data.path=...), split into train/val/test by fractions of its length."""
 
-    def __init__(self, path: str = "", level: str = "char", val_fraction: float = 0.05, test_fraction: float = 0.05,
-                 batch_size: int = 32, bptt: int = 100, seed: int = 0):
+    def __init__(
+        self,
+        path: str = "",
+        level: str = "char",
+        val_fraction: float = 0.05,
+        test_fraction: float = 0.05,
+        batch_size: int = 32,
+        bptt: int = 100,
+        seed: int = 0,
+    ):
         super().__init__(level, batch_size, bptt, seed)
         if not path:
             raise UserError("data=text needs a file: data.path=/path/to/some.txt")
@@ -348,15 +453,13 @@ class CorpusDataModule(SplitTextDataModule):
         missing = [f for f in self.files.values() if not (folder / f).is_file()]
         if not missing:
             return
-        expected = ", ".join(self.files.values())
+        expected = list(self.files.values())
         if not self.download:
-            raise UserError(f"{self.name} is not in {folder} (expected {expected}); pass data.download=true with a "
-                            f"network, or copy the files there")
+            raise missing_files(self.name, folder, expected, self.download)
         try:
             self.fetch(folder)
         except OSError as err:
-            raise UserError(f"{self.name} is not in {folder} (expected {expected}) and the download failed ({err}); "
-                            f"copy the files there or set data.root to the folder that holds them") from err
+            raise missing_files(self.name, folder, expected, self.download, str(err)) from err
 
     def texts(self) -> dict[str, str]:
         self.prepare_data()
@@ -381,8 +484,10 @@ class WikiText2DataModule(CorpusDataModule):
 
     name, folder, level = "WikiText-2", "wikitext-2", "word"
     files = {"train": "wiki.train.tokens", "val": "wiki.valid.tokens", "test": "wiki.test.tokens"}
-    archive = ("https://s3.amazonaws.com/research.metamind.io/wikitext/wikitext-2-v1.zip",
-               "542ccefacc6c27f945fb54453812b3cd")  # md5 as published by torchtext
+    archive = (
+        "https://s3.amazonaws.com/research.metamind.io/wikitext/wikitext-2-v1.zip",
+        "542ccefacc6c27f945fb54453812b3cd",
+    )  # md5 as published by torchtext
 
     def fetch(self, folder: Path) -> None:
         import zipfile

@@ -3,16 +3,17 @@
 The images are kept as uint8 tensors in memory (CIFAR-10 is 150 MB); each batch is scaled,
 normalised and (optionally) augmented after it reaches the device, in one vectorised step.
 """
+
 from __future__ import annotations
 
-import os
 import pickle
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from datamodules.base import InMemoryDataModule, TensorSplit, check_scaling, random_crop_flip
+from datamodules.base import InMemoryDataModule, TensorSplit, check_scaling, missing_files, random_crop_flip
+from datamodules.description import DataDescription
 from zoo.errors import UserError
 
 
@@ -23,16 +24,27 @@ class VisionDataModule(InMemoryDataModule):
     mean: tuple[float, ...]
     std: tuple[float, ...]
     flip = False  # mirror images when augmenting (not for digits, where it changes the class)
+    kind = "images"
 
-    def __init__(self, root="data", download=True, batch_size=128, val_size=5000, augment=False, scaling="standard",
-                 seed=0, num_workers=0, pin_memory=False):
+    def __init__(
+        self,
+        root="data",
+        download=True,
+        batch_size: int | str = 128,
+        val_size=5000,
+        augment=False,
+        scaling="standard",
+        seed=0,
+        num_workers=0,
+        pin_memory=False,
+    ):
         super().__init__(batch_size, seed, num_workers, pin_memory)
         self.root, self.download, self.val_size, self.augment = Path(root), download, val_size, augment
         self.scaling = check_scaling(scaling)
 
     @property
-    def info(self) -> dict:
-        return {"input_shape": list(self.shape), "num_classes": 10, "levels": 256, "scaling": self.scaling}
+    def description(self) -> DataDescription:
+        return DataDescription("images", input_shape=list(self.shape), num_classes=10, levels=256, scaling=self.scaling)
 
     def read(self, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
         """uint8 images (N, C, H, W) and int64 labels of the train or test part."""
@@ -65,11 +77,7 @@ class VisionDataModule(InMemoryDataModule):
         return (x - mean) / std
 
     def missing(self, folder: Path, files: list[str], reason: str = "") -> UserError:
-        hint = "pass data.download=true with a network" if not self.download else f"the download failed ({reason})"
-        return UserError(
-            f"{self.name} is not in {folder} (expected {', '.join(files)}) and {hint}; "
-            f"copy the files there or set data.root to the folder that holds them"
-        )
+        return missing_files(self.name, folder, files, self.download, reason)
 
 
 class _TorchvisionIDX(VisionDataModule):

@@ -1,4 +1,5 @@
 """python -m sections NAME [--scale smoke|default|paper]   (NAME = all for every section + reports/index.md)"""
+
 import argparse
 import importlib
 

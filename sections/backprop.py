@@ -1,10 +1,12 @@
 """Section "Back Propagation": BP1-BP4 from scratch against autograd, and gradient descent with them."""
+
 from __future__ import annotations
 
 import torch
 
+from sections import bp_equations as backprop
 from sections.common import Report
-from zoo import backprop, plots
+from zoo import plots
 
 
 def main(scale: str) -> None:
@@ -14,7 +16,9 @@ def main(scale: str) -> None:
     report.text("## BP1-BP4 against torch.autograd (sigmoid MLPs, quadratic cost, float64, 16 examples)")
     report.table(["layer sizes", "weight layers", "max relative error"], rows)
     worst = max(r[2] for r in rows)
-    report.verdict("BP1-BP4 give the gradient of the cost", worst < 1e-10, f"max relative error {worst:.1e} vs autograd")
+    report.verdict(
+        "BP1-BP4 give the gradient of the cost", worst < 1e-10, f"max relative error {worst:.1e} vs autograd"
+    )
 
     steps = {"smoke": 20, "default": 500, "paper": 5000}[scale]
     weights, biases = backprop.init_network([4, 16, 16, 3], seed=0)
@@ -24,12 +28,19 @@ def main(scale: str) -> None:
     costs = backprop.gradient_descent(weights, biases, x, y, lr=3.0, steps=steps)
     fig, ax = plots.plt.subplots(figsize=(5, 3.5))
     ax.plot(costs)
-    ax.set(xlabel="gradient-descent step", ylabel="quadratic cost C", yscale="log",
-           title="W <- W - eta dC/dW, gradients from BP1-BP4")
+    ax.set(
+        xlabel="gradient-descent step",
+        ylabel="quadratic cost C",
+        yscale="log",
+        title="W <- W - eta dC/dW, gradients from BP1-BP4",
+    )
     path = plots.save_figure(fig, report.scratch("cost.png"))
     report.text("## Gradient descent with the from-scratch gradients")
     report.table(["step", "cost"], [[i, costs[i]] for i in sorted({0, 1, steps // 10, steps // 2, steps})])
     report.image(path, "cost against steps")
-    report.verdict("gradient descent with these gradients reduces the cost", costs[-1] < costs[0] / 2,
-                   f"cost {costs[0]:.4f} -> {costs[-1]:.4f} in {steps} steps")
+    report.verdict(
+        "gradient descent with these gradients reduces the cost",
+        costs[-1] < costs[0] / 2,
+        f"cost {costs[0]:.4f} -> {costs[-1]:.4f} in {steps} steps",
+    )
     report.write()

@@ -1,9 +1,10 @@
 """Section "Convolutional Neural Network": the slides' worked examples, X filters, CNN vs fully connected."""
+
 from __future__ import annotations
 
 import torch
 
-from sections.common import Report, train_run
+from sections.common import Report
 from zoo import plots
 from zoo.nets.cnn import SLIDE_X_FILTERS, ConvBlock, load_filters
 
@@ -22,13 +23,23 @@ def worked_examples(report: Report) -> None:
     load_filters(block[0], torch.tensor([SLIDE_FILTER], dtype=torch.float32))
     with torch.no_grad():
         feature_map = block(torch.tensor(SLIDE_IMAGE, dtype=torch.float32).view(1, 1, 5, 5))[0, 0, 1:-1, 1:-1]
-        pooled = ConvBlock(1, 1, 3, "max", False)[-1](torch.tensor(POOL_INPUT, dtype=torch.float32).view(1, 1, 4, 4))[0, 0]
+        pooled = ConvBlock(1, 1, 3, "max", False)[-1](torch.tensor(POOL_INPUT, dtype=torch.float32).view(1, 1, 4, 4))[
+            0, 0
+        ]
     conv_ok, pool_ok = feature_map.tolist() == SLIDE_FEATURE_MAP, pooled.tolist() == SLIDE_POOLED
     report.text("## The slides' worked examples, through the zoo's conv block")
-    report.table(["example", "slide", "zoo"], [["5x5 image (*) 3x3 filter", SLIDE_FEATURE_MAP, feature_map.int().tolist()],
-                                             ["2x2 max pool, stride 2", SLIDE_POOLED, pooled.int().tolist()]])
-    report.verdict("the convolution and max-pool examples come out as on the slides", conv_ok and pool_ok,
-                   f"feature map {feature_map.int().tolist()}, pooled {pooled.int().tolist()}")
+    report.table(
+        ["example", "slide", "zoo"],
+        [
+            ["5x5 image (*) 3x3 filter", SLIDE_FEATURE_MAP, feature_map.int().tolist()],
+            ["2x2 max pool, stride 2", SLIDE_POOLED, pooled.int().tolist()],
+        ],
+    )
+    report.verdict(
+        "the convolution and max-pool examples come out as on the slides",
+        conv_ok and pool_ok,
+        f"feature map {feature_map.int().tolist()}, pooled {pooled.int().tolist()}",
+    )
 
     conv = load_filters(torch.nn.Conv2d(1, 3, 3, padding=1, bias=False), SLIDE_X_FILTERS)
     with torch.no_grad():
@@ -41,26 +52,33 @@ def worked_examples(report: Report) -> None:
         ax.set_title(f"filter: {name}")
     for ax in axes:
         ax.axis("off")
-    report.image(plots.save_figure(fig, report.scratch("x_feature_maps.png")), "feature maps of the slide's three X filters")
+    report.image(
+        plots.save_figure(fig, report.scratch("x_feature_maps.png")), "feature maps of the slide's three X filters"
+    )
     peaks = [m.max().item() for m in maps]
-    report.verdict("each X filter finds its part of the X (a perfect 3x3 match scores 9)", peaks == [9.0] * 3,
-                   f"peak responses {peaks}")
+    report.verdict(
+        "each X filter finds its part of the X (a perfect 3x3 match scores 9)",
+        peaks == [9.0] * 3,
+        f"peak responses {peaks}",
+    )
 
 
 def cnn_vs_fully_connected(report: Report, epochs: int) -> None:
     rows, result = [], {}
     for model in ("cnn", "mlp"):
         run = report.runs() / model
-        metrics = train_run([f"model={model}", f"trainer.max_epochs={epochs}"], run)
+        metrics = report.train([f"model={model}", f"trainer.max_epochs={epochs}"], run)
         result[model] = metrics
         rows.append([model, metrics["n_params"], metrics["test/acc"], metrics["fit_seconds"]])
     report.text("## CNN vs fully connected net on digits")
     report.table(["model", "parameters", "test accuracy", "seconds"], rows)
     report.image(report.runs() / "cnn" / "first_layer_filters.png", "the CNN's learned first-layer filters")
     cnn, mlp = result["cnn"], result["mlp"]
-    report.verdict("sharing filters across the image needs fewer parameters for the same accuracy",
-                   cnn["n_params"] < mlp["n_params"] and cnn["test/acc"] >= mlp["test/acc"] - 0.005,
-                   f"CNN {cnn['n_params']} parameters, {cnn['test/acc']:.4f}; MLP {mlp['n_params']}, {mlp['test/acc']:.4f}")
+    report.verdict(
+        "sharing filters across the image needs fewer parameters for the same accuracy",
+        cnn["n_params"] < mlp["n_params"] and cnn["test/acc"] >= mlp["test/acc"] - 0.005,
+        f"CNN {cnn['n_params']} parameters, {cnn['test/acc']:.4f}; MLP {mlp['n_params']}, {mlp['test/acc']:.4f}",
+    )
 
 
 def main(scale: str) -> None:

@@ -1,4 +1,5 @@
 """What every section shares: scales, training runs through the shared trainer, and the report."""
+
 from __future__ import annotations
 
 import json
@@ -8,33 +9,18 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-os.environ.setdefault("ZOO_ROOT", str(ROOT))
 
 
 def reports_dir() -> Path:
     """reports/ beside the project, or $ZOO_REPORTS (the tests write theirs elsewhere)."""
     return Path(os.environ.get("ZOO_REPORTS", ROOT / "reports"))
 
+
 SCALES = ("smoke", "default", "paper")
 
 
 # smoke and default scales are sized for a CPU; paper takes whatever accelerator is there (a GPU).
 TRAINER = {"smoke": "trainer=cpu", "default": "trainer=cpu", "paper": "trainer=default"}
-_trainer = TRAINER["default"]
-
-
-def train_run(overrides: list[str], out_dir: Path) -> dict:
-    """One `python train.py overrides` run, in this process; returns metrics.json's content."""
-    from zoo.run import compose, train
-
-    return train(compose("train", ["callbacks=none", _trainer, *overrides], out_dir))
-
-
-def evaluate_run(overrides: list[str], out_dir: Path) -> dict:
-    """One `python evaluate.py overrides` run, in this process; returns metrics.json's content."""
-    from zoo.run import compose, evaluate
-
-    return evaluate(compose("evaluate", [_trainer, *overrides], out_dir), overrides)
 
 
 def history(run_dir: Path) -> dict:
@@ -45,9 +31,8 @@ class Report:
     """reports/<name>.md: tables, pictures (copied beside it) and one verdict line per claim."""
 
     def __init__(self, name: str, title: str, scale: str):
-        global _trainer
-        _trainer = TRAINER[scale]  # the section's runs follow its scale
         self.name, self.scale = name, scale
+        self.trainer = TRAINER[scale]  # the section's runs follow its scale
         self.reports = reports_dir()
         self.dir = self.reports / name
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -56,6 +41,20 @@ class Report:
         self.verdicts: list[str] = []
         self.images = 0
         self.start = time.perf_counter()
+
+    def train(self, overrides: list[str], out_dir: Path) -> dict:
+        """One `python train.py overrides` run, in this process; returns metrics.json's content."""
+        from zoo.config import compose
+        from zoo.run import train
+
+        return train(compose("train", ["callbacks=none", self.trainer, *overrides], out_dir))
+
+    def evaluate(self, overrides: list[str], out_dir: Path) -> dict:
+        """One `python evaluate.py overrides` run, in this process; returns metrics.json's content."""
+        from zoo.config import compose
+        from zoo.run import evaluate
+
+        return evaluate(compose("evaluate", [self.trainer, *overrides], out_dir), overrides)
 
     def runs(self) -> Path:
         """A folder for this section's training runs."""

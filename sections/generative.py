@@ -1,90 +1,134 @@
 """Sections "Supervised vs unsupervised learning" to "CVF": GANs, normalizing flows, outlier detection."""
+
 from __future__ import annotations
 
-from sections.common import Report, evaluate_run, history, train_run
-from zoo import plots
+from sections.common import Report, history
 
 OOD_SETS = ["noise", "flip", "invert"]
 # At the smoke scale (the tests) every run is cut down to seconds; the other scales run the presets.
-SMOKE = {"gan": ["data.n_samples=1000"], "dcgan": ["model.features=16", "model.feature_epochs=1"],
-         "moons": ["data.n_samples=600", "model.gmm_components=2"], "digits": ["model.hidden=8"]}
+SMOKE = {
+    "gan": ["data.n_samples=1000"],
+    "dcgan": ["model.features=16", "model.feature_epochs=1"],
+    "moons": ["data.n_samples=600", "model.gmm_components=2"],
+    "digits": ["model.hidden=8"],
+}
 
 
 def gan_on_the_ring(report: Report, epochs: int, extra: list[str]) -> None:
     rows = {}
     for loss in ("non_saturating", "minimax"):
         run = report.runs() / f"gan_{loss}"
-        metrics = train_run(["model=gan", "data=ring", f"model.generator_loss={loss}", f"trainer.max_epochs={epochs}", *extra], run)
+        metrics = report.train(
+            ["model=gan", "data=ring", f"model.generator_loss={loss}", f"trainer.max_epochs={epochs}", *extra], run
+        )
         rows[loss] = [loss, metrics["test/modes"], metrics["test/hq"], metrics["test/fd"], metrics["fit_seconds"]]
         if loss == "non_saturating":
             report.text(f"## GAN on the ring of 8 Gaussians ({epochs} epochs, MLP G and D, Adam 1e-3)")
             report.image(run / "samples.png", "samples of the best checkpoint (red) over the data (blue)")
-    report.table(["generator loss", "modes covered (of 8)", "high-quality samples", "Fréchet distance", "seconds"],
-                 list(rows.values()))
-    report.text("A sample is high quality within 3 standard deviations of a mode; a mode is covered when it holds "
-                "at least 1% of 2500 samples. `minimax` is the slide's objective for G, log(1 - D(G(z))).")
+    report.table(
+        ["generator loss", "modes covered (of 8)", "high-quality samples", "Fréchet distance", "seconds"],
+        list(rows.values()),
+    )
+    report.text(
+        "A sample is high quality within 3 standard deviations of a mode; a mode is covered when it holds "
+        "at least 1% of 2500 samples. `minimax` is the slide's objective for G, log(1 - D(G(z)))."
+    )
     _, modes, hq, _, _ = rows["non_saturating"]
-    report.verdict("a GAN learns the ring: >= 7 of 8 modes, >= 80% high-quality samples", modes >= 7 and hq >= 0.8,
-                   f"{modes:.0f} modes, {hq:.1%} high quality")
+    report.verdict(
+        "a GAN learns the ring: >= 7 of 8 modes, >= 80% high-quality samples",
+        modes >= 7 and hq >= 0.8,
+        f"{modes:.0f} modes, {hq:.1%} high quality",
+    )
     minimax = rows["minimax"]
-    report.verdict("the non-saturating generator loss trains at least as well as the slide's minimax loss",
-                   (modes, hq) >= (minimax[1], minimax[2] - 0.02),
-                   f"non-saturating {modes:.0f} modes / {hq:.1%}, minimax {minimax[1]:.0f} modes / {minimax[2]:.1%}")
+    report.verdict(
+        "the non-saturating generator loss trains at least as well as the slide's minimax loss",
+        (modes, hq) >= (minimax[1], minimax[2] - 0.02),
+        f"non-saturating {modes:.0f} modes / {hq:.1%}, minimax {minimax[1]:.0f} modes / {minimax[2]:.1%}",
+    )
 
 
 def dcgan_on_digits(report: Report, epochs: int, extra: list[str]) -> None:
     run = report.runs() / "dcgan"
-    metrics = train_run(["model=dcgan", "data=digits", f"trainer.max_epochs={epochs}", *extra], run)
+    metrics = report.train(["model=dcgan", "data=digits", f"trainer.max_epochs={epochs}", *extra], run)
     fd = history(run)["val/fd"][:-1]  # the last entry is the best checkpoint's re-validation
-    report.text(f"## DCGAN on digits ({epochs} epochs)",
-                "Fréchet distance between 2000 samples and the held-out digits, in the 128 features of a small "
-                "CNN trained on the training digits (the offline stand-in for FID).")
-    report.table(["epoch", "Fréchet distance"], [[e + 1, fd[e]] for e in sorted({0, len(fd) // 4, len(fd) // 2, len(fd) - 1})])
-    report.image(run / "samples.png", f"DCGAN samples (best checkpoint, test Fréchet distance {metrics['test/fd']:.1f})")
+    report.text(
+        f"## DCGAN on digits ({epochs} epochs)",
+        "Fréchet distance between 2000 samples and the held-out digits, in the 128 features of a small "
+        "CNN trained on the training digits (the offline stand-in for FID).",
+    )
+    report.table(
+        ["epoch", "Fréchet distance"], [[e + 1, fd[e]] for e in sorted({0, len(fd) // 4, len(fd) // 2, len(fd) - 1})]
+    )
+    report.image(
+        run / "samples.png", f"DCGAN samples (best checkpoint, test Fréchet distance {metrics['test/fd']:.1f})"
+    )
     report.image(run / "frechet_distance.png", "Fréchet distance per epoch")
-    report.verdict("DCGAN samples move towards the data as training goes on", min(fd) < fd[0] / 2,
-                   f"Fréchet distance {fd[0]:.1f} after epoch 1, best {min(fd):.1f}")
+    report.verdict(
+        "DCGAN samples move towards the data as training goes on",
+        min(fd) < fd[0] / 2,
+        f"Fréchet distance {fd[0]:.1f} after epoch 1, best {min(fd):.1f}",
+    )
 
 
 def flow_on_moons(report: Report, epochs: int, extra: list[str]) -> None:
     run = report.runs() / "realnvp_moons"
-    metrics = train_run(["model=realnvp", "data=moons", f"trainer.max_epochs={epochs}", *extra], run)
+    metrics = report.train(["model=realnvp", "data=moons", f"trainer.max_epochs={epochs}", *extra], run)
     report.text(f"## RealNVP on two moons ({epochs} epochs): exact likelihood by the change of variables")
-    report.table(["model", "test NLL (nats per point)"],
-                 [["RealNVP, 8 affine couplings", metrics["test/nll"]],
-                  ["Gaussian mixture, 10 components (scikit-learn, same training points)", metrics["test/gmm_nll"]]])
+    report.table(
+        ["model", "test NLL (nats per point)"],
+        [
+            ["RealNVP, 8 affine couplings", metrics["test/nll"]],
+            ["Gaussian mixture, 10 components (scikit-learn, same training points)", metrics["test/gmm_nll"]],
+        ],
+    )
     report.image(run / "density.png", "the flow's density p(x) with the training points")
     report.image(run / "samples.png", "samples x = f^-1(z)")
-    report.verdict("the flow fits moons better than a 10-component Gaussian mixture",
-                   metrics["test/nll"] < metrics["test/gmm_nll"],
-                   f"test NLL {metrics['test/nll']:.3f} vs {metrics['test/gmm_nll']:.3f} nats")
+    report.verdict(
+        "the flow fits moons better than a 10-component Gaussian mixture",
+        metrics["test/nll"] < metrics["test/gmm_nll"],
+        f"test NLL {metrics['test/nll']:.3f} vs {metrics['test/gmm_nll']:.3f} nats",
+    )
 
 
 def flow_on_digits(report: Report, epochs: int, extra: list[str]) -> None:
     run = report.runs() / "realnvp_digits"
-    metrics = train_run(["model=realnvp", "data=digits", f"trainer.max_epochs={epochs}", *extra], run)
-    ood = evaluate_run([f"ckpt_path={run}/checkpoints/best.ckpt", f"ood=[{','.join(OOD_SETS)}]"],
-                       report.runs() / "ood")
+    metrics = report.train(["model=realnvp", "data=digits", f"trainer.max_epochs={epochs}", *extra], run)
+    ood = report.evaluate(
+        [f"ckpt_path={run}/checkpoints/best.ckpt", f"ood=[{','.join(OOD_SETS)}]"], report.runs() / "ood"
+    )
     held = report.runs() / "realnvp_digits_0to8"
-    train_run(["model=realnvp", "data=digits", "data.classes=[0,1,2,3,4,5,6,7,8]", f"trainer.max_epochs={epochs}",
-               *extra], held)
-    held_ood = evaluate_run([f"ckpt_path={held}/checkpoints/best.ckpt", "ood=[heldout]"], report.runs() / "ood_heldout")
-    report.text(f"## RealNVP on digits ({epochs} epochs, multi-scale: checkerboard, squeeze, channel-wise couplings)",
-                f"Test: {metrics['test/bpd']:.3f} bits per dimension ({metrics['test/nll']:.1f} nats per image; "
-                f"uniform over 17 grey levels would be 4.09 bits).")
+    report.train(
+        ["model=realnvp", "data=digits", "data.classes=[0,1,2,3,4,5,6,7,8]", f"trainer.max_epochs={epochs}", *extra],
+        held,
+    )
+    held_ood = report.evaluate(
+        [f"ckpt_path={held}/checkpoints/best.ckpt", "ood=[heldout]"], report.runs() / "ood_heldout"
+    )
+    report.text(
+        f"## RealNVP on digits ({epochs} epochs, multi-scale: checkerboard, squeeze, channel-wise couplings)",
+        f"Test: {metrics['test/bpd']:.3f} bits per dimension ({metrics['test/nll']:.1f} nats per image; "
+        f"uniform over 17 grey levels would be 4.09 bits).",
+    )
     report.image(run / "samples.png", "samples, temperature 1")
     rows = [[name, ood[f"ood/{name}/bpd"], ood[f"ood/{name}/auroc"]] for name in OOD_SETS]
     rows.append(["digit 9, flow trained on 0-8", held_ood["ood/heldout/bpd"], held_ood["ood/heldout/auroc"]])
-    report.text("## Outlier detection by likelihood (slide \"Why generative models? Outlier detection\")",
-                f"In-distribution test digits: {ood['ood/test/bpd']:.3f} bits per dimension. AUROC 1 = every outlier "
-                "scores worse than every test digit, 0.5 = chance.")
+    report.text(
+        '## Outlier detection by likelihood (slide "Why generative models? Outlier detection")',
+        f"In-distribution test digits: {ood['ood/test/bpd']:.3f} bits per dimension. AUROC 1 = every outlier "
+        "scores worse than every test digit, 0.5 = chance.",
+    )
     report.table(["outlier set", "bits per dimension", "AUROC"], rows)
     report.image(run.parent / "ood" / "ood_histograms.png", "bits per dimension of test digits and outliers")
-    report.verdict("a flow's likelihood tells digits from uniform noise (AUROC >= 0.95)",
-                   ood["ood/noise/auroc"] >= 0.95, f"AUROC {ood['ood/noise/auroc']:.3f}")
-    report.verdict("and from subtler outliers: mirrored digits and an unseen digit (AUROC >= 0.9)",
-                   min(ood["ood/flip/auroc"], held_ood["ood/heldout/auroc"]) >= 0.9,
-                   f"mirrored {ood['ood/flip/auroc']:.3f}, unseen 9 {held_ood['ood/heldout/auroc']:.3f}")
+    report.verdict(
+        "a flow's likelihood tells digits from uniform noise (AUROC >= 0.95)",
+        ood["ood/noise/auroc"] >= 0.95,
+        f"AUROC {ood['ood/noise/auroc']:.3f}",
+    )
+    report.verdict(
+        "and from subtler outliers: mirrored digits and an unseen digit (AUROC >= 0.9)",
+        min(ood["ood/flip/auroc"], held_ood["ood/heldout/auroc"]) >= 0.9,
+        f"mirrored {ood['ood/flip/auroc']:.3f}, unseen 9 {held_ood['ood/heldout/auroc']:.3f}",
+    )
 
 
 def main(scale: str) -> None:

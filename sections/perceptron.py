@@ -1,11 +1,12 @@
 """Section "The structural building block": activations, perceptron vs deep net, universal approximation."""
+
 from __future__ import annotations
 
 import math
 
 import torch
 
-from sections.common import Report, train_run
+from sections.common import Report
 from zoo import plots
 from zoo.nets.mlp import MLP
 
@@ -45,15 +46,18 @@ def boundaries(report: Report, epochs: int) -> None:
         for model in ("perceptron", "mlp"):
             run = report.runs() / f"{model}_{data}"
             extra = ["model.dropout=0.0", "model.width=64", "model.depth=3"] if model == "mlp" else []
-            metrics = train_run([f"model={model}", f"data={data}", f"trainer.max_epochs={epochs}", *extra], run)
+            metrics = report.train([f"model={model}", f"data={data}", f"trainer.max_epochs={epochs}", *extra], run)
             accuracy[model, data] = metrics["test/acc"]
             rows.append([data, model, metrics["test/acc"], metrics["n_params"]])
             report.image(run / "decision_boundary.png", f"{model} on {data}: test accuracy {metrics['test/acc']:.3f}")
     report.text("## Perceptron vs deep MLP (decision boundaries above)")
     report.table(["data", "model", "test accuracy", "parameters"], rows)
     p, m = accuracy["perceptron", "circles"], accuracy["mlp", "circles"]
-    report.verdict("a single linear unit cannot separate the circles; a net with hidden layers can",
-                   p < 0.75 and m > 0.95, f"perceptron {p:.3f}, MLP {m:.3f} test accuracy")
+    report.verdict(
+        "a single linear unit cannot separate the circles; a net with hidden layers can",
+        p < 0.75 and m > 0.95,
+        f"perceptron {p:.3f}, MLP {m:.3f} test accuracy",
+    )
 
 
 def universal_approximation(report: Report, steps: int) -> None:
@@ -81,9 +85,11 @@ def universal_approximation(report: Report, steps: int) -> None:
     report.text("## Universal approximation: one hidden layer of sigmoid units fitting sin x on [-pi, pi]")
     report.table(["hidden units", "max |f(x) - sin x|", "final MSE"], rows)
     report.image(path, "fits of sin x by widening one-hidden-layer nets")
-    report.verdict("a one-hidden-layer net approximates a bounded continuous function better as it widens",
-                   errors[-1] < errors[0] / 10 and errors[-1] < 0.05,
-                   f"max error {errors[0]:.3f} with 1 unit, {errors[-1]:.4f} with 32")
+    report.verdict(
+        "a one-hidden-layer net approximates a bounded continuous function better as it widens",
+        errors[-1] < errors[0] / 10 and errors[-1] < 0.05,
+        f"max error {errors[0]:.3f} with 1 unit, {errors[-1]:.4f} with 32",
+    )
 
 
 def main(scale: str) -> None:

@@ -1,9 +1,9 @@
 """Section "The problem when go deeper" and "ResNet vs ODENet": degradation of plain nets, residual fix, ODENet."""
+
 from __future__ import annotations
 
-from sections.common import Report, history, train_run
+from sections.common import Report, history
 from zoo import plots
-
 
 PRESET = {"plainnet": "plain", "resnet": "resnet"}  # configs/experiment/<preset><depth>_cifar10.yaml
 
@@ -13,40 +13,66 @@ def degradation_runs(scale: str, epochs: int | None) -> dict[tuple[str, int], li
     nets = [(model, depth) for depth in (20, 56) for model in ("plainnet", "resnet")]
     if scale == "paper":  # Figure 6 of He et al. 2016: 64k iterations each, a GPU's work
         return {(model, depth): [f"experiment={PRESET[model]}{depth}_cifar10"] for model, depth in nets}
-    return {(model, depth): [f"model={model}", f"model.depth={depth}", f"trainer.max_epochs={epochs}", "data.augment=false"]
-            for model, depth in nets}
+    return {
+        (model, depth): [f"model={model}", f"model.depth={depth}", f"trainer.max_epochs={epochs}", "data.augment=false"]
+        for model, depth in nets
+    }
 
 
 def degradation(report: Report, scale: str, epochs: int | None) -> None:
     runs, rows = {}, []
     for (model, depth), overrides in degradation_runs(scale, epochs).items():
         run = report.runs() / f"{model}{depth}"
-        metrics = train_run(overrides, run)
+        metrics = report.train(overrides, run)
         runs[model, depth] = history(run)["train/loss"]
-        rows.append([f"{model}-{depth}", metrics["n_params"], runs[model, depth][-1], metrics["test/acc"],
-                     metrics["fit_seconds"]])
+        rows.append(
+            [
+                f"{model}-{depth}",
+                metrics["n_params"],
+                runs[model, depth][-1],
+                metrics["test/acc"],
+                metrics["fit_seconds"],
+            ]
+        )
     fig, ax = plots.plt.subplots(figsize=(5.5, 3.5))
     for (model, depth), losses in runs.items():
         ax.plot(range(1, len(losses) + 1), losses, "-" if model == "resnet" else "--", label=f"{model}-{depth}")
     ax.set(xlabel="epoch", ylabel="training loss", yscale="log", title="plain vs residual, 20 and 56 layers")
     ax.legend()
-    report.text("## Plain vs residual nets on CIFAR-10 (He et al. 2016's recipe: 64k iterations, batch 128, SGD 0.1, "
-                "lr / 10 at 32k and 48k, augmentation)" if scale == "paper" else
-                f"## Plain vs residual nets on digits ({epochs} epochs, SGD 0.1, cosine schedule, no augmentation)")
+    report.text(
+        "## Plain vs residual nets on CIFAR-10 (He et al. 2016's recipe: 64k iterations, batch 128, SGD 0.1, "
+        "lr / 10 at 32k and 48k, augmentation)"
+        if scale == "paper"
+        else f"## Plain vs residual nets on digits ({epochs} epochs, SGD 0.1, cosine schedule, no augmentation)"
+    )
     report.table(["net", "parameters", "final training loss", "test accuracy", "seconds"], rows)
-    report.image(plots.save_figure(fig, report.scratch("degradation.png")), "training loss of plain (dashed) and residual nets")
+    report.image(
+        plots.save_figure(fig, report.scratch("degradation.png")), "training loss of plain (dashed) and residual nets"
+    )
     plain20, plain56 = runs["plainnet", 20][-1], runs["plainnet", 56][-1]
     res20, res56 = runs["resnet", 20][-1], runs["resnet", 56][-1]
-    report.verdict("the deeper plain net trains worse than the shallower one", plain56 > plain20,
-                   f"final training loss plain-56 {plain56:.4f} vs plain-20 {plain20:.4f}")
-    report.verdict("the deeper residual net does not", res56 <= res20 * 1.1,
-                   f"final training loss resnet-56 {res56:.4f} vs resnet-20 {res20:.4f}")
-    report.verdict("at 56 layers the shortcuts make the difference", res56 < plain56 / 10,
-                   f"final training loss resnet-56 {res56:.4f} vs plain-56 {plain56:.4f}")
+    report.verdict(
+        "the deeper plain net trains worse than the shallower one",
+        plain56 > plain20,
+        f"final training loss plain-56 {plain56:.4f} vs plain-20 {plain20:.4f}",
+    )
+    report.verdict(
+        "the deeper residual net does not",
+        res56 <= res20 * 1.1,
+        f"final training loss resnet-56 {res56:.4f} vs resnet-20 {res20:.4f}",
+    )
+    report.verdict(
+        "at 56 layers the shortcuts make the difference",
+        res56 < plain56 / 10,
+        f"final training loss resnet-56 {res56:.4f} vs plain-56 {plain56:.4f}",
+    )
 
 
-ODE_VARIANTS = {"ODENet (dopri5, adjoint)": [], "ResNet baseline (6 blocks)": ["model.block=resnet"],
-                "RK-Net (rk4, backprop)": ["model.solver=rk4", "model.adjoint=false"]}
+ODE_VARIANTS = {
+    "ODENet (dopri5, adjoint)": [],
+    "ResNet baseline (6 blocks)": ["model.block=resnet"],
+    "RK-Net (rk4, backprop)": ["model.solver=rk4", "model.adjoint=false"],
+}
 
 
 def odenet_runs(scale: str, epochs: int | None) -> dict[str, list[str]]:
@@ -59,16 +85,29 @@ def resnet_vs_odenet(report: Report, scale: str, epochs: int | None) -> None:
     rows = []
     for label, overrides in odenet_runs(scale, epochs).items():
         run = report.runs() / label.split()[0].lower()
-        metrics = train_run(overrides, run)
-        rows.append([label, metrics["n_params"], metrics["test/acc"], metrics["train/nfe_forward"],
-                     metrics.get("train/nfe_backward", 0.0), metrics["fit_seconds"]])
-    report.text("## ResNet vs ODENet on MNIST (Chen et al. 2018's recipe: 160 epochs, SGD 0.1, lr / 10 at 60, 100, 140)"
-                if scale == "paper" else f"## ResNet vs ODENet on digits ({epochs} epochs)")
+        metrics = report.train(overrides, run)
+        rows.append(
+            [
+                label,
+                metrics["n_params"],
+                metrics["test/acc"],
+                metrics["train/nfe_forward"],
+                metrics.get("train/nfe_backward", 0.0),
+                metrics["fit_seconds"],
+            ]
+        )
+    report.text(
+        "## ResNet vs ODENet on MNIST (Chen et al. 2018's recipe: 160 epochs, SGD 0.1, lr / 10 at 60, 100, 140)"
+        if scale == "paper"
+        else f"## ResNet vs ODENet on digits ({epochs} epochs)"
+    )
     report.table(["model", "parameters", "test accuracy", "NFE forward", "NFE backward", "seconds"], rows)
     ode, res = rows[0], rows[1]
-    report.verdict("an ODE block matches the residual stack's accuracy with fewer parameters",
-                   ode[1] < res[1] and ode[2] >= res[2] - 0.01,
-                   f"ODENet {ode[1]} parameters, {ode[2]:.4f}; ResNet {res[1]}, {res[2]:.4f}")
+    report.verdict(
+        "an ODE block matches the residual stack's accuracy with fewer parameters",
+        ode[1] < res[1] and ode[2] >= res[2] - 0.01,
+        f"ODENet {ode[1]} parameters, {ode[2]:.4f}; ResNet {res[1]}, {res[2]:.4f}",
+    )
 
 
 def main(scale: str) -> None:

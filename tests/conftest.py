@@ -1,4 +1,5 @@
 """Shared fixtures: compose the real configs, run the real entry points, write tiny data files."""
+
 from __future__ import annotations
 
 import gzip
@@ -13,7 +14,6 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-os.environ.setdefault("ZOO_ROOT", str(ROOT))
 
 # Settings that make a training run take seconds: CPU, no progress bar, few epochs.
 FAST = ["trainer=cpu", "callbacks=none", "trainer.max_epochs=3"]
@@ -22,7 +22,7 @@ FAST = ["trainer=cpu", "callbacks=none", "trainer.max_epochs=3"]
 @pytest.fixture
 def compose_train(tmp_path):
     """compose_train(*overrides) -> the train config, as `python train.py overrides` would build it."""
-    from zoo.run import compose
+    from zoo.config import compose
 
     def _compose(*overrides, name: str = "train", output_dir: Path | None = None):
         return compose(name, [*FAST, *overrides] if name == "train" else list(overrides), output_dir or tmp_path)
@@ -30,11 +30,16 @@ def compose_train(tmp_path):
     return _compose
 
 
-def run_cli(script: str, *args: str, cwd: Path = ROOT, timeout: int = 300) -> subprocess.CompletedProcess:
+def run_cli(
+    script: str, *args: str, cwd: Path = ROOT, timeout: int = 300, pythonpath: Path | None = None
+) -> subprocess.CompletedProcess:
     """Run train.py / evaluate.py as a user would; returns the finished process (text output)."""
     env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
-    return subprocess.run([sys.executable, str(ROOT / script), *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env=env)
+    if pythonpath is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(pythonpath), env.get("PYTHONPATH")]))
+    return subprocess.run(
+        [sys.executable, str(ROOT / script), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env
+    )
 
 
 def write_idx(folder: Path, n_train: int = 120, n_test: int = 40, seed: int = 0, gz: bool = False) -> Path:
@@ -47,7 +52,7 @@ def write_idx(folder: Path, n_train: int = 120, n_test: int = 40, seed: int = 0,
         images = rng.integers(0, 40, (n, 28, 28), dtype=np.uint8)
         for i, label in enumerate(labels):
             r, c = divmod(int(label), 5)
-            images[i, 4 + 10 * r: 12 + 10 * r, 2 + 5 * c: 6 + 5 * c] = 250
+            images[i, 4 + 10 * r : 12 + 10 * r, 2 + 5 * c : 6 + 5 * c] = 250
         files = {
             f"{prefix}-images-idx3-ubyte": struct.pack(">IIII", 0x803, n, 28, 28) + images.tobytes(),
             f"{prefix}-labels-idx1-ubyte": struct.pack(">II", 0x801, n) + labels.tobytes(),

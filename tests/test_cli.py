@@ -1,4 +1,5 @@
 """train.py and evaluate.py as a user types them: help, overrides, sweeps and clear failures."""
+
 import json
 import re
 
@@ -31,8 +32,14 @@ def test_train_then_evaluate_print_the_same_test_accuracy(tmp_path):
 
 
 def test_a_sweep_over_activations_runs_each(tmp_path):
-    result = run_cli("train.py", "-m", *QUICK, "trainer.max_epochs=1", "model.activation=sigmoid,tanh,relu",
-                     f"hydra.sweep.dir={tmp_path}")
+    result = run_cli(
+        "train.py",
+        "-m",
+        *QUICK,
+        "trainer.max_epochs=1",
+        "model.activation=sigmoid,tanh,relu",
+        f"hydra.sweep.dir={tmp_path}",
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     chosen = [OmegaConf.load(tmp_path / str(i) / ".hydra" / "overrides.yaml")[-1] for i in range(3)]
     assert chosen == ["model.activation=sigmoid", "model.activation=tanh", "model.activation=relu"]
@@ -59,7 +66,7 @@ def test_a_missing_checkpoint_is_one_sentence(tmp_path):
 
 
 def test_the_slurm_launcher_config_composes():
-    from zoo.run import compose
+    from zoo.config import compose
 
     cfg = compose("train", ["hydra/launcher=slurm", "hydra.launcher.partition=gpu", "hydra.launcher.nodes=2"])
     assert cfg.hydra.launcher._target_.endswith("SlurmLauncher")

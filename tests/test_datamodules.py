@@ -1,4 +1,5 @@
 """Offline datamodules: splits, whole-batch serving, batch-size options and their errors."""
+
 import pytest
 import torch
 
@@ -18,7 +19,13 @@ def test_digits_split_is_stratified_disjoint_and_seeded():
     again = DigitsDataModule(seed=0).splits["test"]
     assert torch.equal(again.x, dm.splits["test"].x)
     assert not torch.equal(DigitsDataModule(seed=1).splits["test"].x, dm.splits["test"].x)
-    assert dm.info == {"input_shape": [1, 8, 8], "num_classes": 10, "levels": 17, "scaling": "standard"}
+    assert dm.description.as_dict() == {
+        "kind": "images",
+        "input_shape": [1, 8, 8],
+        "num_classes": 10,
+        "levels": 17,
+        "scaling": "standard",
+    }
     assert dm.splits["train"].x.shape[1:] == (1, 8, 8)
 
 
@@ -50,10 +57,13 @@ def test_point_sets(kind, classes):
     dm = PointsDataModule(kind=kind, n_samples=500, noise=0.05)
     train = dm.splits["train"]
     assert train.x.shape[1:] == (2,) and int(train.y.max()) + 1 == classes
-    assert {k: dm.info[k] for k in ("input_shape", "num_classes")} == {"input_shape": [2], "num_classes": classes}
+    assert {k: dm.description.as_dict()[k] for k in ("input_shape", "num_classes")} == {
+        "input_shape": [2],
+        "num_classes": classes,
+    }
     if kind in ("ring", "grid"):  # the mixtures say where their modes are, for the GAN metrics
-        assert len(dm.info["modes"]) == classes and dm.info["mode_std"] == 0.05
-        nearest = torch.cdist(train.x, torch.tensor(dm.info["modes"])).argmin(1)
+        assert len(dm.description.as_dict()["modes"]) == classes and dm.description.as_dict()["mode_std"] == 0.05
+        nearest = torch.cdist(train.x, torch.tensor(dm.description.as_dict()["modes"])).argmin(1)
         assert (nearest == train.y).float().mean() > 0.99
 
 

@@ -1,4 +1,5 @@
 """GAN, DCGAN and RealNVP: invertibility, exact log-determinants, the metrics, and real training runs."""
+
 import json
 import math
 
@@ -6,11 +7,13 @@ import lightning as L
 import pytest
 import torch
 
+from datamodules.description import DataDescription
 from tests.conftest import run_cli
+from zoo.config import build_model
 from zoo.errors import UserError
+from zoo.metrics.sample_quality import frechet_distance, mode_coverage
 from zoo.nets.realnvp import AffineCoupling, RealNVP, checkerboard, conv_st, dequantize_logit, inverse_logit
-from zoo.run import build_model, evaluate, train
-from zoo.sample_quality import frechet_distance, mode_coverage
+from zoo.run import evaluate, train
 
 
 def perturbed(flow: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
@@ -95,17 +98,24 @@ def test_one_gan_step_changes_both_nets(compose_train, tmp_path):
     from datamodules.points import PointsDataModule
 
     data = PointsDataModule(kind="ring", n_samples=400)
-    model = build_model(cfg.model, data.info)
+    model = build_model(cfg.model, data.description)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    L.Trainer(max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False, limit_val_batches=0,
-              default_root_dir=tmp_path).fit(model, datamodule=data)
+    L.Trainer(
+        max_steps=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        limit_val_batches=0,
+        default_root_dir=tmp_path,
+    ).fit(model, datamodule=data)
     changed = {k for k, v in model.state_dict().items() if not torch.equal(v, before[k])}
     assert any(k.startswith("net.generator.") for k in changed)
     assert any(k.startswith("net.discriminator.") for k in changed)
 
 
 def test_gan_on_the_ring_learns_modes_and_leaves_pictures(compose_train, tmp_path):
-    metrics = train(compose_train("model=gan", "data=ring", "trainer.max_epochs=12", "data.n_samples=6000"))
+    # seed 12345 finds 7 of 8 modes at epoch 13 and keeps 4 or more through epoch 20
+    metrics = train(compose_train("model=gan", "data=ring", "trainer.max_epochs=16", "data.n_samples=6000"))
     history = json.loads((tmp_path / "history.json").read_text())
     assert metrics["val/modes"] >= 4 and history["val/hq"][-1] > history["val/hq"][0]
     for name in ("samples.png", "samples/epoch_000.png", "frechet_distance.png", "checkpoints/best.ckpt"):
@@ -113,31 +123,44 @@ def test_gan_on_the_ring_learns_modes_and_leaves_pictures(compose_train, tmp_pat
 
 
 def test_dcgan_on_digits_draws_digits_closer_to_the_data(compose_train, tmp_path):
-    metrics = train(compose_train("model=dcgan", "data=digits", "trainer.max_epochs=6", "model.features=32",
-                                  "model.feature_epochs=3"))
+    metrics = train(
+        compose_train(
+            "model=dcgan", "data=digits", "trainer.max_epochs=6", "model.features=32", "model.feature_epochs=3"
+        )
+    )
     fd = json.loads((tmp_path / "history.json").read_text())["val/fd"]
     assert fd[-1] < 0.8 * fd[0]  # the Fréchet distance to held-out digits falls
     assert metrics["test/fd"] > 0 and (tmp_path / "samples.png").is_file()
 
 
 def test_realnvp_on_moons_learns_and_is_reproducible(compose_train, tmp_path):
-    runs = [train(compose_train("model=realnvp", "data=moons", "trainer.max_epochs=4", output_dir=tmp_path / str(i)))
-            for i in range(2)]
+    runs = [
+        train(compose_train("model=realnvp", "data=moons", "trainer.max_epochs=4", output_dir=tmp_path / str(i)))
+        for i in range(2)
+    ]
     history = json.loads((tmp_path / "0" / "history.json").read_text())
     assert history["train/nll"][-1] < history["train/nll"][0]
     assert runs[0]["test/nll"] < 2.5 and runs[0]["test/gmm_nll"] > 0  # untrained: log(area) ~ 3
-    assert {k: v for k, v in runs[0].items() if k.startswith(("test/", "val/", "train/nll"))} == \
-        {k: v for k, v in runs[1].items() if k.startswith(("test/", "val/", "train/nll"))}
+    assert {k: v for k, v in runs[0].items() if k.startswith(("test/", "val/", "train/nll"))} == {
+        k: v for k, v in runs[1].items() if k.startswith(("test/", "val/", "train/nll"))
+    }
     assert (tmp_path / "0" / "density.png").is_file()
 
 
 def test_realnvp_on_digits_reports_bits_per_dim_and_finds_outliers(compose_train, tmp_path):
-    metrics = train(compose_train("model=realnvp", "data=digits", "trainer.max_epochs=3", "model.hidden=16",
-                                  output_dir=tmp_path / "run"))
+    metrics = train(
+        compose_train(
+            "model=realnvp", "data=digits", "trainer.max_epochs=3", "model.hidden=16", output_dir=tmp_path / "run"
+        )
+    )
     assert 0 < metrics["test/bpd"] < math.log2(17)  # better than uniform over the 17 levels
     assert metrics["test/nll"] == pytest.approx(metrics["test/bpd"] * 64 * math.log(2), rel=1e-4)
-    cfg = compose_train(f"ckpt_path={tmp_path}/run/checkpoints/best.ckpt", "ood=[noise,invert]", name="evaluate",
-                        output_dir=tmp_path / "eval")
+    cfg = compose_train(
+        f"ckpt_path={tmp_path}/run/checkpoints/best.ckpt",
+        "ood=[noise,invert]",
+        name="evaluate",
+        output_dir=tmp_path / "eval",
+    )
     result = evaluate(cfg, [])
     assert result["ood/noise/auroc"] > 0.9 and 0 <= result["ood/invert/auroc"] <= 1
     assert (tmp_path / "eval" / "ood_histograms.png").is_file()
@@ -157,8 +180,11 @@ def test_ood_options_say_what_works(compose_train, tmp_path):
     cfg = compose_train(f"ckpt_path={tmp_path}/mlp/checkpoints/best.ckpt", "ood=[noise]", name="evaluate")
     with pytest.raises(UserError, match="needs a flow checkpoint"):
         evaluate(cfg, [])
-    train(compose_train("model=realnvp", "data=digits", "trainer.max_epochs=1", "model.hidden=8",
-                        output_dir=tmp_path / "flow"))
+    train(
+        compose_train(
+            "model=realnvp", "data=digits", "trainer.max_epochs=1", "model.hidden=8", output_dir=tmp_path / "flow"
+        )
+    )
     for ood, sentence in (("ood=[heldout]", "data.classes leaving digits out"), ("ood=[cats]", "unknown outlier set")):
         cfg = compose_train(f"ckpt_path={tmp_path}/flow/checkpoints/best.ckpt", ood, name="evaluate")
         with pytest.raises(UserError, match=sentence):
@@ -166,8 +192,16 @@ def test_ood_options_say_what_works(compose_train, tmp_path):
 
 
 def test_held_out_digits_are_outliers_of_a_flow_trained_without_them(compose_train, tmp_path):
-    train(compose_train("model=realnvp", "data=digits", "data.classes=[0,1,2,3,4,5,6,7,8]", "trainer.max_epochs=2",
-                        "model.hidden=8", output_dir=tmp_path / "flow"))
+    train(
+        compose_train(
+            "model=realnvp",
+            "data=digits",
+            "data.classes=[0,1,2,3,4,5,6,7,8]",
+            "trainer.max_epochs=2",
+            "model.hidden=8",
+            output_dir=tmp_path / "flow",
+        )
+    )
     cfg = compose_train(f"ckpt_path={tmp_path}/flow/checkpoints/best.ckpt", "ood=[heldout]", name="evaluate")
     result = evaluate(cfg, [])
     assert 0 <= result["ood/heldout/auroc"] <= 1 and result["ood/heldout/bpd"] > 0
@@ -176,32 +210,51 @@ def test_held_out_digits_are_outliers_of_a_flow_trained_without_them(compose_tra
 def test_classic_fid_without_torch_fidelity_is_a_sentence(compose_train):
     try:
         import torch_fidelity  # noqa: F401
+
         pytest.skip("torch-fidelity is installed here")
     except ImportError:
         pass
     from datamodules.digits import DigitsDataModule
-    from zoo.gan import classic_fid
+    from zoo.learners.adversarial import classic_fid
 
     data = DigitsDataModule(scaling="unit")
-    model = build_model(compose_train("model=dcgan").model, data.info)
+    model = build_model(compose_train("model=dcgan").model, data.description)
     with pytest.raises(UserError, match="pip install torch-fidelity"):
         classic_fid(model, data)
 
 
 def test_gan_under_ddp_keeps_both_nets_in_step(tmp_path):
-    result = run_cli("train.py", "model=gan", "data=ring", "trainer=ddp_cpu", "trainer.devices=2", "callbacks=none",
-                     "trainer.max_epochs=2", "data.n_samples=2000", f"hydra.run.dir={tmp_path}", timeout=240)
+    result = run_cli(
+        "train.py",
+        "model=gan",
+        "data=ring",
+        "trainer=ddp_cpu",
+        "trainer.devices=2",
+        "callbacks=none",
+        "trainer.max_epochs=2",
+        "data.n_samples=2000",
+        f"hydra.run.dir={tmp_path}",
+        timeout=240,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["world_size"] == 2 and "test/modes" in metrics
 
 
-@pytest.mark.parametrize("preset, shape", [("realnvp_cifar10", [3, 32, 32]), ("realnvp_mnist", [1, 28, 28]),
-                                           ("dcgan_mnist", [1, 28, 28]), ("dcgan_cifar10", [3, 32, 32])])
+@pytest.mark.parametrize(
+    "preset, shape",
+    [
+        ("realnvp_cifar10", [3, 32, 32]),
+        ("realnvp_mnist", [1, 28, 28]),
+        ("dcgan_mnist", [1, 28, 28]),
+        ("dcgan_cifar10", [3, 32, 32]),
+    ],
+)
 def test_paper_presets_build_their_models_and_run_a_batch(compose_train, preset, shape):
     cfg = compose_train(f"experiment={preset}")
     assert cfg.data.scaling == "unit"  # generative presets ask their data for pixels in [0, 1]
-    model = build_model(cfg.model, {"input_shape": shape, "num_classes": 10, "levels": 256, "scaling": "unit"})
+    data = DataDescription("images", input_shape=shape, num_classes=10, levels=256, scaling="unit")
+    model = build_model(cfg.model, data)
     x = torch.rand(2, *shape)
     if hasattr(model, "bits_per_dim"):
         assert model.bits_per_dim(x).isfinite().all()

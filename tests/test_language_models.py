@@ -1,16 +1,26 @@
 """RNN / LSTM / GRU language models: the slide's equations, truncated BPTT, perplexity, corpora, sampling."""
+
 import math
 
 import pytest
 import torch
 
-from datamodules.text import (EOS, UNK, LongRangeDataModule, PTBDataModule, TextFileDataModule,
-                              TinyShakespeareDataModule, WikiText2DataModule)
+from datamodules.description import DataDescription
+from datamodules.text import (
+    EOS,
+    UNK,
+    LongRangeDataModule,
+    PTBDataModule,
+    TextFileDataModule,
+    TinyShakespeareDataModule,
+    WikiText2DataModule,
+)
 from tests.test_train import epoch_losses
+from zoo.config import compose
 from zoo.errors import UserError
-from zoo.language_model import LanguageModel
+from zoo.learners.language_model import LanguageModel
 from zoo.nets.rnn import ElmanRNN, RNNLanguageModel
-from zoo.run import compose, evaluate, train
+from zoo.run import evaluate, train
 
 
 def test_lecture_rnn_equals_torch_rnn_with_the_same_weights():
@@ -87,7 +97,8 @@ def test_tied_weights_share_storage_and_need_equal_sizes():
 
 def make_learner(vocab=12, cell="lstm"):
     net = RNNLanguageModel(vocab, cell=cell, embedding_dim=8, hidden_size=8)
-    return LanguageModel(net, optimizer=lambda p: torch.optim.SGD(p, 0.1))
+    data = DataDescription("tokens", vocab=[f"w{i}" for i in range(vocab)], level="word")
+    return LanguageModel(net, data, optimizer=lambda p: torch.optim.SGD(p, 0.1))
 
 
 def test_hidden_state_is_carried_and_detached_across_windows():
@@ -117,13 +128,17 @@ def test_perplexity_of_a_uniform_model_is_the_vocabulary_size():
 
 
 def test_longrange_corpus_places_the_target_and_knows_its_optimum():
-    dm = LongRangeDataModule(distance=2, n_cues=4, train_sentences=400, val_sentences=40, test_sentences=40,
-                             batch_size=4, bptt=8)
+    dm = LongRangeDataModule(
+        distance=2, n_cues=4, train_sentences=400, val_sentences=40, test_sentences=40, batch_size=4, bptt=8
+    )
     dm.setup()
     words = dm.decode(dm.streams["train"][:8].tolist()).split()
     cue, marker, language, eos = words[:4]
-    assert marker == "fluent" and eos == EOS and language == {"france": "french", "germany": "german", "spain": "spanish",
-                                                              "italy": "italian"}[cue]
+    assert (
+        marker == "fluent"
+        and eos == EOS
+        and language == {"france": "french", "germany": "german", "spain": "spanish", "italy": "italian"}[cue]
+    )
     # with no fillers only the cue is uncertain: log(4) nats in every 4 tokens
     assert dm.optimal_nll["train"] == pytest.approx(math.log(4) / 4, rel=0.02)
     x, y, cue_dependent = next(iter(dm.train_dataloader()))
@@ -137,7 +152,7 @@ def test_longrange_windows_hold_whole_sentences_in_a_new_order_each_epoch():
     assert dm.bptt == 14 and len(dm.streams["train"]) == 68 * 7
     loader = dm.train_dataloader()
     epochs = [list(loader) for _ in range(2)]
-    for x, y, cue_dependent in epochs[0]:
+    for x, _, cue_dependent in epochs[0]:
         assert (x[:, ::7] >= 2).all() and (x[:, ::7] < 2 + 8).all()  # every sentence starts at a window edge
         assert (cue_dependent.nonzero()[:, 1] % 7 == 4).all()  # the target's cue is in the same window
     first, second = (torch.cat([w[0] for w in e], 1) for e in epochs)
@@ -148,8 +163,17 @@ def test_longrange_windows_hold_whole_sentences_in_a_new_order_each_epoch():
 
 
 def test_lstm_loss_falls_on_the_longrange_corpus(compose_train, tmp_path):
-    metrics = train(compose_train("model=lstm_lm", "data=longrange", "data.distance=5", "data.train_sentences=600",
-                                  "data.val_sentences=100", "data.test_sentences=100", "trainer.max_epochs=3"))
+    metrics = train(
+        compose_train(
+            "model=lstm_lm",
+            "data=longrange",
+            "data.distance=5",
+            "data.train_sentences=600",
+            "data.val_sentences=100",
+            "data.test_sentences=100",
+            "trainer.max_epochs=3",
+        )
+    )
     losses = epoch_losses(tmp_path)
     assert losses[-1] < losses[0]
     assert metrics["test/ppl"] >= metrics["test/optimal_ppl"] * 0.99  # nobody beats the generator
@@ -159,13 +183,24 @@ def test_lstm_loss_falls_on_the_longrange_corpus(compose_train, tmp_path):
 def test_char_model_on_a_local_file_trains_and_generates(compose_train, tmp_path):
     corpus = tmp_path / "poem.txt"
     corpus.write_text("the cat sat on the mat. " * 200)
-    train(compose_train("model=gru_lm", "data=text", f"data.path={corpus}", "data.batch_size=8", "data.bptt=20",
-                        "trainer.max_epochs=2"))
+    train(
+        compose_train(
+            "model=gru_lm",
+            "data=text",
+            f"data.path={corpus}",
+            "data.batch_size=8",
+            "data.bptt=20",
+            "trainer.max_epochs=2",
+        )
+    )
     ckpt = tmp_path / "checkpoints" / "best.ckpt"
     outputs = []
     for _ in range(2):
-        cfg = compose("evaluate", [f"ckpt_path={ckpt}", "mode=generate", "prompt=the c", "length=40",
-                                   "temperature=0.8", "seed=3"], tmp_path / "gen")
+        cfg = compose(
+            "evaluate",
+            [f"ckpt_path={ckpt}", "mode=generate", "prompt=the c", "length=40", "temperature=0.8", "seed=3"],
+            tmp_path / "gen",
+        )
         outputs.append(evaluate(cfg, overrides=[])["generated"])
     assert outputs[0] == outputs[1] and outputs[0].startswith("the c") and len(outputs[0]) == 45
     assert (tmp_path / "gen" / "generated.txt").read_text().strip() == outputs[0].strip()
@@ -177,8 +212,11 @@ def test_char_model_on_a_local_file_trains_and_generates(compose_train, tmp_path
 def test_corpora_read_their_original_layouts(tmp_path):
     ptb = tmp_path / "ptb"
     ptb.mkdir()
-    for split, text in (("train", " the cat <unk> sat \n the dog sat \n"), ("valid", " the cat ran \n"),
-                        ("test", " a dog sat \n")):
+    for split, text in (
+        ("train", " the cat <unk> sat \n the dog sat \n"),
+        ("valid", " the cat ran \n"),
+        ("test", " a dog sat \n"),
+    ):
         (ptb / f"ptb.{split}.txt").write_text(text * 30)
     dm = PTBDataModule(root=tmp_path, download=False, batch_size=2, bptt=4)
     dm.setup()
@@ -191,13 +229,13 @@ def test_corpora_read_their_original_layouts(tmp_path):
         (wiki / f"wiki.{split}.tokens").write_text(" = Valkyria = \n\n Senjō no Valkyria 3 @-@ game \n" * 20)
     dm = WikiText2DataModule(root=tmp_path, download=False, batch_size=2, bptt=4)
     dm.setup()
-    assert "@-@" in dm.vocab.stoi and dm.info["level"] == "word"
+    assert "@-@" in dm.vocab.stoi and dm.description.as_dict()["level"] == "word"
 
     (tmp_path / "tinyshakespeare").mkdir()
     (tmp_path / "tinyshakespeare" / "input.txt").write_text("First Citizen:\nBefore we proceed any further.\n" * 50)
     dm = TinyShakespeareDataModule(root=tmp_path, download=False, batch_size=2, bptt=8)
     dm.setup()
-    assert dm.info["level"] == "char" and "F" in dm.vocab.stoi
+    assert dm.description.as_dict()["level"] == "char" and "F" in dm.vocab.stoi
 
 
 def test_missing_corpus_offline_and_bad_text_files_are_sentences(tmp_path):

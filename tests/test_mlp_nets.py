@@ -1,4 +1,5 @@
 """The perceptron and MLP nets against the lecture's formulas."""
+
 import pytest
 import torch
 

@@ -1,4 +1,5 @@
 """Faults a user meets: crashes, preemption, NaNs, bad input, unsafe checkpoints; and reproducibility."""
+
 import json
 import os
 import signal
@@ -19,8 +20,13 @@ SLOW_MLP = ["trainer=cpu", "callbacks=none", "model.width=64", "data.batch_size=
 
 
 def start_training(run_dir: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(ROOT / "train.py"), *SLOW_MLP, f"hydra.run.dir={run_dir}", *extra],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "train.py"), *SLOW_MLP, f"hydra.run.dir={run_dir}", *extra],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for_epochs(run_dir: Path, epochs: int, timeout: float = 120) -> None:
@@ -29,8 +35,11 @@ def wait_for_epochs(run_dir: Path, epochs: int, timeout: float = 120) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
         # the CSV row can land a moment before that epoch's last.ckpt is renamed into place
-        if (log.is_file() and sum(1 for line in log.read_text().splitlines() if ",," not in line[:3]) > epochs
-                and (run_dir / "checkpoints" / "last.ckpt").is_file()):
+        if (
+            log.is_file()
+            and sum(1 for line in log.read_text().splitlines() if ",," not in line[:3]) > epochs
+            and (run_dir / "checkpoints" / "last.ckpt").is_file()
+        ):
             return
         time.sleep(0.05)
     raise TimeoutError(f"{log} did not reach {epochs} epochs")
@@ -73,10 +82,18 @@ def test_a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(compose_tr
     with pytest.raises(UserError, match="the training loss became (nan|inf) at step \\d+ .*no checkpoint"):
         train(compose_train("model=perceptron", "model.optimizer.lr=1e38", "trainer.max_epochs=2"))
     # a good first epoch, then the learning rate jumps by 1e38: its checkpoint is named and kept
-    cfg = compose_train("model=perceptron", "model/scheduler=multistep", "model.scheduler.milestones=[1]",
-                        "model.scheduler.gamma=1e38", "trainer.max_epochs=3", output_dir=tmp_path / "jump")
-    with pytest.raises(UserError, match=f"epoch 1\\); training stopped and the last good checkpoint is "
-                                        f"{tmp_path}/jump/checkpoints/last.ckpt"):
+    cfg = compose_train(
+        "model=perceptron",
+        "model/scheduler=multistep",
+        "model.scheduler.milestones=[1]",
+        "model.scheduler.gamma=1e38",
+        "trainer.max_epochs=3",
+        output_dir=tmp_path / "jump",
+    )
+    with pytest.raises(
+        UserError,
+        match=f"epoch 1\\); training stopped and the last good checkpoint is {tmp_path}/jump/checkpoints/last.ckpt",
+    ):
         train(cfg)
     kept = torch.load(tmp_path / "jump" / "checkpoints" / "last.ckpt", weights_only=True)
     assert kept["epoch"] == 0 and all(torch.isfinite(v).all() for v in kept["state_dict"].values())
@@ -117,8 +134,9 @@ def test_a_crafted_checkpoint_is_refused_and_never_runs(tmp_path):
 @pytest.fixture(scope="module")
 def trained_checkpoint(tmp_path_factory):
     run = tmp_path_factory.mktemp("run")
-    result = run_cli("train.py", "trainer=cpu", "callbacks=none", "trainer.max_epochs=1", "model.width=32",
-                     f"hydra.run.dir={run}")
+    result = run_cli(
+        "train.py", "trainer=cpu", "callbacks=none", "trainer.max_epochs=1", "model.width=32", f"hydra.run.dir={run}"
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     return run / "checkpoints" / "best.ckpt"
 
@@ -135,10 +153,14 @@ def other_model(path: Path, out: Path) -> Path:
     return out
 
 
-@pytest.mark.parametrize("make, sentence", [
-    (corrupt, "is corrupt or truncated and cannot be read"),
-    (other_model, "does not fit the model its recipe describes"),
-], ids=["truncated", "other-model"])
+@pytest.mark.parametrize(
+    "make, sentence",
+    [
+        (corrupt, "is corrupt or truncated and cannot be read"),
+        (other_model, "does not fit the model its recipe describes"),
+    ],
+    ids=["truncated", "other-model"],
+)
 def test_bad_checkpoints_are_sentences(trained_checkpoint, tmp_path, make, sentence):
     bad = make(trained_checkpoint, tmp_path / "bad.ckpt")
     result = run_cli("evaluate.py", f"ckpt_path={bad}", f"hydra.run.dir={tmp_path}/eval")
@@ -150,20 +172,40 @@ def test_evaluating_on_data_of_another_shape_is_a_sentence(trained_checkpoint, t
     assert result.returncode == 2 and "pass a data preset with the same shape and classes" in result.stderr
 
 
-@pytest.mark.parametrize("args, code, sentence", [
-    (["data=imagenet"], 1, "Could not find 'data/imagenet'"),
-    (["model.depth=deep"], 2, "model.depth must be int (like its default 2), got 'deep'"),
-    (["model=cnn", "data=moons"], 2, "model cnn needs images (channels x height x width) but the data gives examples "
-                                     "of shape (2,); use data=digits"),
-    (["data.batch_size=5000"], 2, "data.batch_size=5000 is larger than the training split (1257 examples)"),
-    (["model.optimizer.lr=-1"], 2, "model.optimizer.lr must be positive, got -1"),
-    (["trainer.max_epochs=-5"], 2, "trainer.max_epochs must be >= 1 (or -1 for no limit), got -5"),
-    (["trainer=gpu"], 2, "the trainer settings cannot be met on this machine"),
-    (["hydra.run.dir=/proc/zoo-run"], 2, "cannot write the run folder /proc/zoo-run"),
-    (["model=lstm_lm", "data=text", "data.path=/nonexistent/corpus.txt"], 2, "text file /nonexistent/corpus.txt does "
-                                                                             "not exist"),
-], ids=["unknown-data", "wrong-type", "impossible-pair", "batch-too-large", "negative-lr", "negative-epochs",
-        "no-gpu", "unwritable-output", "missing-text"])
+@pytest.mark.parametrize(
+    "args, code, sentence",
+    [
+        (["data=imagenet"], 1, "Could not find 'data/imagenet'"),
+        (["model.depth=deep"], 2, "model.depth must be int (like its default 2), got 'deep'"),
+        (
+            ["model=cnn", "data=moons"],
+            2,
+            "model cnn needs images (channels x height x width) but the data gives examples "
+            "of shape (2,); use data=digits",
+        ),
+        (["data.batch_size=5000"], 2, "data.batch_size=5000 is larger than the training split (1257 examples)"),
+        (["model.optimizer.lr=-1"], 2, "model.optimizer.lr must be positive, got -1"),
+        (["trainer.max_epochs=-5"], 2, "trainer.max_epochs must be >= 1 (or -1 for no limit), got -5"),
+        (["trainer=gpu"], 2, "the trainer settings cannot be met on this machine"),
+        (["hydra.run.dir=/proc/zoo-run"], 2, "cannot write the run folder /proc/zoo-run"),
+        (
+            ["model=lstm_lm", "data=text", "data.path=/nonexistent/corpus.txt"],
+            2,
+            "text file /nonexistent/corpus.txt does not exist",
+        ),
+    ],
+    ids=[
+        "unknown-data",
+        "wrong-type",
+        "impossible-pair",
+        "batch-too-large",
+        "negative-lr",
+        "negative-epochs",
+        "no-gpu",
+        "unwritable-output",
+        "missing-text",
+    ],
+)
 def test_bad_input_is_one_sentence_and_a_nonzero_exit(tmp_path, args, code, sentence):
     has_dir = any(a.startswith("hydra.run.dir") for a in args)
     result = run_cli("train.py", "trainer.max_epochs=1", *args, *([] if has_dir else [f"hydra.run.dir={tmp_path}"]))
@@ -175,11 +217,22 @@ def test_bad_input_is_one_sentence_and_a_nonzero_exit(tmp_path, args, code, sent
     assert not (tmp_path / "checkpoints").exists() or has_dir  # nothing half-made
 
 
-@pytest.mark.parametrize("overrides", [
-    ["model=mlp", "trainer.max_epochs=2"],
-    ["model=lstm_lm", "data=longrange", "data.distance=5", "data.train_sentences=300", "data.val_sentences=60",
-     "data.test_sentences=60", "trainer.max_epochs=2"],
-], ids=["mlp", "lstm_lm"])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["model=mlp", "trainer.max_epochs=2"],
+        [
+            "model=lstm_lm",
+            "data=longrange",
+            "data.distance=5",
+            "data.train_sentences=300",
+            "data.val_sentences=60",
+            "data.test_sentences=60",
+            "trainer.max_epochs=2",
+        ],
+    ],
+    ids=["mlp", "lstm_lm"],
+)
 def test_the_same_seed_gives_identical_metrics(compose_train, tmp_path, overrides):
     first = train(compose_train(*overrides, output_dir=tmp_path / "a"))
     second = train(compose_train(*overrides, output_dir=tmp_path / "b"))
@@ -188,8 +241,11 @@ def test_the_same_seed_gives_identical_metrics(compose_train, tmp_path, override
     assert first["seed"] == 12345 and {"torch", "lightning", "hydra"} <= set(first)
 
 
-@pytest.mark.parametrize("content, sentence", [(b"  \n", "is empty; a language model needs text"),
-                                                (b"\x00\x01\x02" * 50, "looks binary")], ids=["empty", "binary"])
+@pytest.mark.parametrize(
+    "content, sentence",
+    [(b"  \n", "is empty; a language model needs text"), (b"\x00\x01\x02" * 50, "looks binary")],
+    ids=["empty", "binary"],
+)
 def test_unusable_text_files_are_one_sentence(tmp_path, content, sentence):
     corpus = tmp_path / "corpus.txt"
     corpus.write_bytes(content)

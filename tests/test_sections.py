@@ -1,7 +1,8 @@
 """Lecture sections end to end at the smoke scale, and the from-scratch backprop as a unit test."""
+
 import pytest
 
-from zoo import backprop
+from sections import bp_equations as backprop
 
 
 @pytest.mark.parametrize("sizes", [[3, 5, 2], [4, 8, 8, 8, 3]])
@@ -26,16 +27,19 @@ def test_each_section_writes_its_report(name, tmp_path, monkeypatch):
     importlib.import_module(f"sections.{name}").main("smoke")
     text = (tmp_path / f"{name}.md").read_text()
     assert "| " in text and ".png)" in text and "## Verdicts" in text
-    assert ("holds (" in text or "does not hold here (" in text) and all((tmp_path / name / line.split("(")[-1].rstrip(")").split("/")[-1]).is_file()
-                                     for line in text.splitlines() if line.startswith("!["))
+    assert ("holds (" in text or "does not hold here (" in text) and all(
+        (tmp_path / name / line.split("(")[-1].rstrip(")").split("/")[-1]).is_file()
+        for line in text.splitlines()
+        if line.startswith("![")
+    )
 
 
 def test_resnet_section_at_paper_scale_runs_the_papers_recipes():
     from sections.common import TRAINER
     from sections.resnet import degradation_runs, odenet_runs
-    from zoo.run import compose
+    from zoo.config import compose
 
-    def composed(overrides):  # as sections.common.train_run composes them at the paper scale
+    def composed(overrides):  # as Report.train composes them at the paper scale
         return compose("train", ["callbacks=none", TRAINER["paper"], *overrides])
 
     for (model, depth), overrides in degradation_runs("paper", None).items():
@@ -43,9 +47,13 @@ def test_resnet_section_at_paper_scale_runs_the_papers_recipes():
         assert cfg.data._target_.endswith("CIFAR10DataModule") and cfg.model._target_.endswith("ResNet")
         assert cfg.model.depth == depth and cfg.model.shortcuts == (model == "resnet")
         assert cfg.trainer.max_steps == 64000 and cfg.model.optimizer.lr == 0.1 and cfg.data.batch_size == 128
-    for label, overrides in odenet_runs("paper", None).items():
+    for overrides in odenet_runs("paper", None).values():
         cfg = composed(overrides)
         assert cfg.data._target_.endswith("MNISTDataModule") and cfg.trainer.max_epochs == 160
     assert composed(odenet_runs("paper", None)["RK-Net (rk4, backprop)"]).model.solver == "rk4"
-    assert degradation_runs("default", 15)["resnet", 56] == ["model=resnet", "model.depth=56", "trainer.max_epochs=15",
-                                                             "data.augment=false"]
+    assert degradation_runs("default", 15)["resnet", 56] == [
+        "model=resnet",
+        "model.depth=56",
+        "trainer.max_epochs=15",
+        "data.augment=false",
+    ]

@@ -1,4 +1,5 @@
 """CNN, ResNet / plain nets and ODENet: shapes, the papers' sizes, the slides' worked examples, NFE."""
+
 import pytest
 import torch
 from torch import nn
@@ -12,13 +13,17 @@ SHAPES = [(1, 8, 8), (1, 28, 28), (3, 32, 32)]
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("make", [
-    lambda s: CNN(s, 10, batch_norm=True),
-    lambda s: ResNet(s, 10, depth=8),
-    lambda s: ResNet(s, 10, depth=8, shortcuts=False),
-    lambda s: ODENet(s, 10, width=8, solver="rk4", adjoint=False),
-    lambda s: ODENet(s, 10, width=8, block="resnet", res_blocks=2),
-], ids=["cnn", "resnet", "plainnet", "odenet", "odenet-resnet-baseline"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda s: CNN(s, 10, batch_norm=True),
+        lambda s: ResNet(s, 10, depth=8),
+        lambda s: ResNet(s, 10, depth=8, shortcuts=False),
+        lambda s: ODENet(s, 10, width=8, solver="rk4", adjoint=False),
+        lambda s: ODENet(s, 10, width=8, block="resnet", res_blocks=2),
+    ],
+    ids=["cnn", "resnet", "plainnet", "odenet", "odenet-resnet-baseline"],
+)
 def test_each_net_fits_each_image_size(make, shape):
     assert make(shape)(torch.randn(2, *shape)).shape == (2, 10)
 
@@ -44,8 +49,9 @@ def test_odenet_on_mnist_has_the_papers_size():
 
 
 def test_slide_convolution_example():
-    image = torch.tensor([[1, 1, 1, 0, 0], [0, 1, 1, 1, 0], [0, 0, 1, 1, 1], [0, 0, 1, 1, 0], [0, 1, 1, 0, 0]],
-                         dtype=torch.float32)
+    image = torch.tensor(
+        [[1, 1, 1, 0, 0], [0, 1, 1, 1, 0], [0, 0, 1, 1, 1], [0, 0, 1, 1, 0], [0, 1, 1, 0, 0]], dtype=torch.float32
+    )
     block = ConvBlock(1, 1, kernel_size=3, pool="none", batch_norm=False)
     load_filters(block[0], torch.tensor([[[1, 0, 1], [0, 1, 0], [1, 0, 1]]], dtype=torch.float32))
     feature_map = block(image.view(1, 1, 5, 5))[0, 0]
@@ -60,8 +66,10 @@ def test_slide_max_pool_example():
 
 
 def test_x_filters_respond_most_to_an_x():
-    x_image = torch.tensor([[1, -1, -1, -1, 1], [-1, 1, -1, 1, -1], [-1, -1, 1, -1, -1], [-1, 1, -1, 1, -1],
-                            [1, -1, -1, -1, 1]], dtype=torch.float32).view(1, 1, 5, 5)
+    x_image = torch.tensor(
+        [[1, -1, -1, -1, 1], [-1, 1, -1, 1, -1], [-1, -1, 1, -1, -1], [-1, 1, -1, 1, -1], [1, -1, -1, -1, 1]],
+        dtype=torch.float32,
+    ).view(1, 1, 5, 5)
     conv = load_filters(nn.Conv2d(1, 3, 3, bias=False), SLIDE_X_FILTERS)
     maps = conv(x_image)[0]
     # each filter matches a patch of the X perfectly: 9 agreeing pixels, the largest possible response

@@ -1,14 +1,15 @@
 """Checkpoints: written atomically, read only as tensors and plain containers (weights_only=True)."""
+
 from __future__ import annotations
 
 import os
 import pickle
 import zipfile
 from pathlib import Path
+from weakref import proxy
 
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
-from weakref import proxy
 
 from zoo.errors import UserError
 

@@ -1,4 +1,5 @@
 """User mistakes become one sentence on stderr and a non-zero exit, not a traceback."""
+
 import contextlib
 import os
 import sys

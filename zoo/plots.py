@@ -1,4 +1,5 @@
 """Pictures a run leaves in its folder. matplotlib without a screen (Agg)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,8 +7,8 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
+import matplotlib.pyplot as plt
+import torch
 
 
 def save_figure(fig, path: Path) -> Path:
@@ -26,11 +27,23 @@ def confusion_matrix(preds: torch.Tensor, targets: torch.Tensor, num_classes: in
     if num_classes <= 12:
         for i in range(num_classes):
             for j in range(num_classes):
-                ax.text(j, i, int(counts[i, j]), ha="center", va="center", fontsize=8,
-                        color="white" if counts[i, j] > counts.max() / 2 else "black")
+                ax.text(
+                    j,
+                    i,
+                    int(counts[i, j]),
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if counts[i, j] > counts.max() / 2 else "black",
+                )
     accuracy = counts.diag().sum().item() / max(1, counts.sum().item())
-    ax.set(xlabel="predicted", ylabel="true", title=f"test accuracy {accuracy:.2%}",
-           xticks=range(num_classes), yticks=range(num_classes))
+    ax.set(
+        xlabel="predicted",
+        ylabel="true",
+        title=f"test accuracy {accuracy:.2%}",
+        xticks=range(num_classes),
+        yticks=range(num_classes),
+    )
     return save_figure(fig, path)
 
 
@@ -83,8 +96,9 @@ def gradient_through_time(curves: dict[str, list[float]], path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(5.5, 3.5))
     for label, norms in curves.items():
         ax.semilogy(range(len(norms)), [max(n, 1e-30) for n in norms], label=label)
-    ax.set(xlabel="steps back in time (T - t)", ylabel=r"$\|\partial L / \partial h_t\|$",
-           title="gradient through time")
+    ax.set(
+        xlabel="steps back in time (T - t)", ylabel=r"$\|\partial L / \partial h_t\|$", title="gradient through time"
+    )
     ax.legend()
     return save_figure(fig, path)
 

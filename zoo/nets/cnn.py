@@ -5,27 +5,33 @@
 3. Pooling: downsample each feature map (max pool 2x2, stride 2).
 Then a fully connected head maps the pooled features to class scores.
 """
+
 from __future__ import annotations
 
 import torch
 from torch import nn
 
 from zoo.errors import UserError
-from zoo.nets import common
+from zoo.nets import parts
 
 # Slide "Filters to Detect X Features": the three 3x3 filters of an X (two diagonals and the centre cross).
-SLIDE_X_FILTERS = torch.tensor([
-    [[1, -1, -1], [-1, 1, -1], [-1, -1, 1]],
-    [[1, -1, 1], [-1, 1, -1], [1, -1, 1]],
-    [[-1, -1, 1], [-1, 1, -1], [1, -1, -1]],
-], dtype=torch.float32)
+SLIDE_X_FILTERS = torch.tensor(
+    [
+        [[1, -1, -1], [-1, 1, -1], [-1, -1, 1]],
+        [[1, -1, 1], [-1, 1, -1], [1, -1, 1]],
+        [[-1, -1, 1], [-1, 1, -1], [1, -1, -1]],
+    ],
+    dtype=torch.float32,
+)
 
 
 def load_filters(conv: nn.Conv2d, filters: torch.Tensor, bias: float = 0.0) -> nn.Conv2d:
     """Put fixed filters into a conv layer: `filters` is (out, k, k) for one input channel or (out, in, k, k)."""
     weight = filters if filters.dim() == 4 else filters.unsqueeze(1)
     if weight.shape != conv.weight.shape:
-        raise UserError(f"filters of shape {tuple(weight.shape)} do not fit a conv layer of shape {tuple(conv.weight.shape)}")
+        raise UserError(
+            f"filters of shape {tuple(weight.shape)} do not fit a conv layer of shape {tuple(conv.weight.shape)}"
+        )
     with torch.no_grad():
         conv.weight.copy_(weight)
         if conv.bias is not None:
@@ -57,23 +63,40 @@ class CNN(nn.Module):
     already 1-pixel-wide map is not added.
     """
 
-    def __init__(self, input_shape, num_classes: int, channels=(32, 64), kernel_size: int = 3, pool: str = "max",
-                 hidden: int = 128, dropout: float = 0.0, batch_norm: bool = False):
+    data_kinds = ("images",)  # what zoo.registry lists this net with
+
+    def __init__(
+        self,
+        input_shape,
+        num_classes: int,
+        channels=(32, 64),
+        kernel_size: int = 3,
+        pool: str = "max",
+        hidden: int = 128,
+        dropout: float = 0.0,
+        batch_norm: bool = False,
+    ):
         super().__init__()
-        common.require_image("cnn", input_shape)
+        parts.require_image("cnn", input_shape)
         c, h, w = input_shape
         blocks = []
         for c_out in channels:
             if pool != "none" and min(h, w) < 2:
-                raise UserError(f"{len(channels)} pooling blocks are too many for {input_shape[1]}x{input_shape[2]} "
-                                f"images; use fewer model.channels")
+                raise UserError(
+                    f"{len(channels)} pooling blocks are too many for {input_shape[1]}x{input_shape[2]} "
+                    f"images; use fewer model.channels"
+                )
             blocks.append(ConvBlock(c, c_out, kernel_size, pool, batch_norm))
             c = c_out
             if pool != "none":
                 h, w = h // 2, w // 2
         self.features = nn.Sequential(*blocks)
         self.head = nn.Sequential(
-            nn.Flatten(), nn.Dropout(dropout), nn.Linear(c * h * w, hidden), nn.ReLU(), nn.Dropout(dropout),
+            nn.Flatten(),
+            nn.Dropout(dropout),
+            nn.Linear(c * h * w, hidden),
+            nn.ReLU(),
+            nn.Dropout(dropout),
             nn.Linear(hidden, num_classes),
         )
 

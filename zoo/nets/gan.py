@@ -2,15 +2,16 @@
 
 The generator G maps noise z ~ N(0, I) to a sample x = G(z); the discriminator D maps a sample to a
 score whose sigmoid is the probability that the sample is real. Both are plain modules; the
-adversarial game itself is played by zoo.gan.GAN.
+adversarial game itself is played by zoo.learners.adversarial.GAN.
 """
+
 from __future__ import annotations
 
 import torch
 from torch import nn
 
 from zoo.errors import UserError
-from zoo.nets import common
+from zoo.nets import parts
 
 
 class AdversarialPair(nn.Module):
@@ -56,7 +57,7 @@ class MLPGAN(AdversarialPair):
         if width < 1 or depth < 1:
             raise UserError(f"model.width and model.depth must be >= 1, got {width} and {depth}")
         self.input_shape = list(input_shape)
-        n = common.flat_size(input_shape)
+        n = parts.flat_size(input_shape)
         g_layers = _mlp([latent_dim] + [width] * depth + [n], nn.ReLU)
         if images:
             g_layers.append(nn.Sigmoid())
@@ -82,21 +83,27 @@ class DCGAN(AdversarialPair):
     All conv and linear weights ~ N(0, 0.02), batch-norm scales ~ N(1, 0.02), as in the paper.
     """
 
+    data_kinds = ("images",)  # what zoo.registry lists this net with
+
     def __init__(self, input_shape, latent_dim: int = 64, features: int = 64):
         super().__init__(latent_dim, "tanh")
-        common.require_image("dcgan", input_shape)
+        parts.require_image("dcgan", input_shape)
         c, h, w = input_shape
         if h != w:
             raise UserError(f"model dcgan needs square images, got {h}x{w}")
         k = halvings(h)
         if k == 0:
             raise UserError(f"model dcgan needs an image side that halves to at least 4 (8, 28, 32, ...), got {h}")
-        side = h // 2 ** k
-        widths = [features * 2 ** i for i in range(k)]  # D: features, 2 features, ...; G mirrors it
+        side = h // 2**k
+        widths = [features * 2**i for i in range(k)]  # D: features, 2 features, ...; G mirrors it
         self.input_shape = list(input_shape)
 
-        g: list[nn.Module] = [nn.Linear(latent_dim, widths[-1] * side * side, bias=False),
-                              nn.Unflatten(1, (widths[-1], side, side)), nn.BatchNorm2d(widths[-1]), nn.ReLU()]
+        g: list[nn.Module] = [
+            nn.Linear(latent_dim, widths[-1] * side * side, bias=False),
+            nn.Unflatten(1, (widths[-1], side, side)),
+            nn.BatchNorm2d(widths[-1]),
+            nn.ReLU(),
+        ]
         for c_in, c_out in zip(widths[::-1], widths[::-1][1:] + [c]):
             g.append(nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=c_out == c))
             g += [nn.BatchNorm2d(c_out), nn.ReLU()] if c_out != c else [nn.Tanh()]

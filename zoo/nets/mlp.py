@@ -4,11 +4,12 @@ Slide "The Perceptron": y_hat = g(w0 + x^T w).
 Slide "Deep Neural Network": z_{k,i} = w^{(k)}_{0,i} + sum_j g(z_{k-1,j}) w^{(k)}_{j,i}.
 Slide "Gradient Descent": initialise the weights ~ N(0, sigma^2).
 """
+
 import torch
 from torch import nn
 
 from zoo.errors import UserError
-from zoo.nets import common
+from zoo.nets import parts
 
 INITS = ("normal", "xavier", "kaiming")
 
@@ -37,8 +38,8 @@ class Perceptron(nn.Module):
 
     def __init__(self, input_shape, num_classes: int, activation: str = "identity"):
         super().__init__()
-        self.linear = nn.Linear(common.flat_size(input_shape), num_classes)  # w0 is the bias
-        self.g = common.activation(activation)
+        self.linear = nn.Linear(parts.flat_size(input_shape), num_classes)  # w0 is the bias
+        self.g = parts.activation(activation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.g(self.linear(x.flatten(1)))
@@ -62,14 +63,14 @@ class MLP(nn.Module):
         super().__init__()
         if depth < 0 or width < 1:
             raise UserError(f"an MLP needs depth >= 0 and width >= 1, got depth={depth}, width={width}")
-        layers, fan_in = [], common.flat_size(input_shape)
+        layers, fan_in = [], parts.flat_size(input_shape)
         for _ in range(depth):
             linear = nn.Linear(fan_in, width)
             init_linear(linear, init, init_std, activation)
             layers.append(linear)
             if batch_norm:
                 layers.append(nn.BatchNorm1d(width))
-            layers.append(common.activation(activation))
+            layers.append(parts.activation(activation))
             if dropout > 0:
                 layers.append(nn.Dropout(dropout))
             fan_in = width

@@ -8,6 +8,7 @@ The network: a downsampling stem -> one ODE block -> norm, ReLU, global pooling,
 baseline of matching width; `solver="rk4", adjoint=False` is the RK-Net of the paper
 (backpropagation through a fixed-step solver). Every call of f is counted in `nfe`.
 """
+
 from __future__ import annotations
 
 import math
@@ -16,7 +17,7 @@ import torch
 from torch import nn
 
 from zoo.errors import UserError
-from zoo.nets import common
+from zoo.nets import parts
 
 SOLVERS = ("dopri5", "bosh3", "adaptive_heun", "rk4", "midpoint", "euler")
 FIXED_STEP = ("rk4", "midpoint", "euler")
@@ -57,8 +58,15 @@ class ODEFunc(nn.Module):
 class ODEBlock(nn.Module):
     """h(1) = h(0) + integral_0^1 f(h(t), t) dt, by torchdiffeq (adjoint method optional)."""
 
-    def __init__(self, func: ODEFunc, solver: str = "dopri5", rtol: float = 1e-3, atol: float = 1e-3,
-                 adjoint: bool = True, step_size: float = 0.25):
+    def __init__(
+        self,
+        func: ODEFunc,
+        solver: str = "dopri5",
+        rtol: float = 1e-3,
+        atol: float = 1e-3,
+        adjoint: bool = True,
+        step_size: float = 0.25,
+    ):
         super().__init__()
         if solver not in SOLVERS:
             raise UserError(f"unknown ODE solver '{solver}'; choose one of {', '.join(SOLVERS)}")
@@ -71,8 +79,16 @@ class ODEBlock(nn.Module):
 
         integrate = odeint_adjoint if self.adjoint else odeint
         extra = {"adjoint_params": tuple(self.func.parameters())} if self.adjoint else {}
-        trajectory = integrate(self.func, h, self.times.to(h.dtype), rtol=self.rtol, atol=self.atol,
-                               method=self.solver, options=self.options, **extra)
+        trajectory = integrate(
+            self.func,
+            h,
+            self.times.to(h.dtype),
+            rtol=self.rtol,
+            atol=self.atol,
+            method=self.solver,
+            options=self.options,
+            **extra,
+        )
         return trajectory[-1]
 
 
@@ -100,11 +116,23 @@ class ODENet(nn.Module):
     at most 8 pixels wide: 28x28 MNIST -> 7x7 as in the paper, 32x32 CIFAR-10 -> 8x8, 8x8 digits -> 4x4.
     """
 
-    def __init__(self, input_shape, num_classes: int, width: int = 64, block: str = "ode", solver: str = "dopri5",
-                 rtol: float = 1e-3, atol: float = 1e-3, adjoint: bool = True, step_size: float = 0.25,
-                 res_blocks: int = 6):
+    data_kinds = ("images",)  # what zoo.registry lists this net with
+
+    def __init__(
+        self,
+        input_shape,
+        num_classes: int,
+        width: int = 64,
+        block: str = "ode",
+        solver: str = "dopri5",
+        rtol: float = 1e-3,
+        atol: float = 1e-3,
+        adjoint: bool = True,
+        step_size: float = 0.25,
+        res_blocks: int = 6,
+    ):
         super().__init__()
-        common.require_image("odenet", input_shape)
+        parts.require_image("odenet", input_shape)
         c, h, _ = input_shape
         halvings = max(1, math.ceil(math.log2(h / 8)))
         stem = [nn.Conv2d(c, width, 3, 1, 1)]
@@ -117,7 +145,9 @@ class ODENet(nn.Module):
             self.block = ResidualBlocks(width, res_blocks)
         else:
             raise UserError(f"model.block must be ode or resnet, got {block!r}")
-        self.head = nn.Sequential(norm(width), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, num_classes))
+        self.head = nn.Sequential(
+            norm(width), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, num_classes)
+        )
 
     @property
     def nfe(self) -> int:

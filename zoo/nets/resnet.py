@@ -6,6 +6,7 @@ stages of n basic blocks with 16, 32, 64 channels, and option A shortcuts (ident
 changes, subsample by 2 and pad the new channels with zeros: no parameters). `shortcuts=False`
 gives the plain net of the same depth for the degradation experiment.
 """
+
 from __future__ import annotations
 
 import torch
@@ -13,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from zoo.errors import UserError
-from zoo.nets import common
+from zoo.nets import parts
 
 
 class BasicBlock(nn.Module):
@@ -44,13 +45,17 @@ class BasicBlock(nn.Module):
 class ResNet(nn.Module):
     """CIFAR-style ResNet of `depth` = 6n+2 layers; a 3x3 stem adapts to 1 or 3 input channels."""
 
+    data_kinds = ("images",)  # what zoo.registry lists this net with
+
     def __init__(self, input_shape, num_classes: int, depth: int = 20, width: int = 16, shortcuts: bool = True):
         super().__init__()
-        common.require_image("resnet" if shortcuts else "plainnet", input_shape)
+        parts.require_image("resnet" if shortcuts else "plainnet", input_shape)
         if depth < 8 or (depth - 2) % 6:
             raise UserError(f"model.depth must be 6n+2 (20, 32, 44, 56, 110, ...), got {depth}")
         n = (depth - 2) // 6
-        self.stem = nn.Sequential(nn.Conv2d(input_shape[0], width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU())
+        self.stem = nn.Sequential(
+            nn.Conv2d(input_shape[0], width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU()
+        )
         blocks, c_in = [], width
         for stage, c_out in enumerate((width, 2 * width, 4 * width)):
             for i in range(n):
@@ -66,31 +71,11 @@ class ResNet(nn.Module):
         return self.head(self.blocks(self.stem(x)))
 
 
-def resnet(depth: int, input_shape=(3, 32, 32), num_classes: int = 10) -> ResNet:
-    return ResNet(input_shape, num_classes, depth=depth, shortcuts=True)
-
-
-def plainnet(depth: int, input_shape=(3, 32, 32), num_classes: int = 10) -> ResNet:
-    return ResNet(input_shape, num_classes, depth=depth, shortcuts=False)
-
-
 def resnet20(**kwargs) -> ResNet:
     """He et al. 2016: 0.27M parameters, 8.75% CIFAR-10 test error."""
-    return resnet(20, **kwargs)
-
-
-def resnet32(**kwargs) -> ResNet:
-    return resnet(32, **kwargs)
-
-
-def resnet44(**kwargs) -> ResNet:
-    return resnet(44, **kwargs)
+    return ResNet(depth=20, **{"input_shape": (3, 32, 32), "num_classes": 10} | kwargs)
 
 
 def resnet56(**kwargs) -> ResNet:
     """He et al. 2016: 0.85M parameters, 6.97% CIFAR-10 test error."""
-    return resnet(56, **kwargs)
-
-
-def resnet110(**kwargs) -> ResNet:
-    return resnet(110, **kwargs)
+    return ResNet(depth=56, **{"input_shape": (3, 32, 32), "num_classes": 10} | kwargs)

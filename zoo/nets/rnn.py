@@ -8,6 +8,7 @@ torch.nn.RNN / LSTM / GRU (the same maths, fused kernels). Cells: rnn_tanh, rnn_
 "Trick 1: activation functions"), irnn (ReLU with W_hh = I and zero biases: "Trick 2: parameter
 initialization", Le et al. 2015), lstm and gru ("Trick 3: gated cells").
 """
+
 from __future__ import annotations
 
 import torch
@@ -44,21 +45,36 @@ class ElmanRNN(nn.Module):
 class RNNLanguageModel(nn.Module):
     """Embedding -> recurrent core -> dropout -> linear decoder (W_hy) over the vocabulary."""
 
-    def __init__(self, vocab_size: int, cell: str = "lstm", embedding_dim: int = 64, hidden_size: int = 128,
-                 num_layers: int = 1, dropout: float = 0.0, tie_weights: bool = False, backend: str = "torch",
-                 init_range: float | None = None, forget_bias: float = 1.0, recurrent_gain: float | None = None,
-                 chrono_init: int | None = None):
+    def __init__(
+        self,
+        vocab_size: int,
+        cell: str = "lstm",
+        embedding_dim: int = 64,
+        hidden_size: int = 128,
+        num_layers: int = 1,
+        dropout: float = 0.0,
+        tie_weights: bool = False,
+        backend: str = "torch",
+        init_range: float | None = None,
+        forget_bias: float = 1.0,
+        recurrent_gain: float | None = None,
+        chrono_init: int | None = None,
+    ):
         super().__init__()
         if cell not in CELLS:
             raise UserError(f"unknown cell '{cell}'; choose one of {', '.join(CELLS)}")
         if backend not in ("torch", "lecture"):
             raise UserError(f"model.backend must be torch or lecture, got {backend!r}")
         if backend == "lecture" and (cell in ("lstm", "gru") or num_layers != 1):
-            raise UserError("backend=lecture is the slide's one-layer Elman RNN: use it with cell=rnn_tanh, rnn_relu "
-                            "or irnn and num_layers=1")
+            raise UserError(
+                "backend=lecture is the slide's one-layer Elman RNN: use it with cell=rnn_tanh, rnn_relu "
+                "or irnn and num_layers=1"
+            )
         if tie_weights and embedding_dim != hidden_size:
-            raise UserError(f"tie_weights needs embedding_dim == hidden_size (the decoder reuses the embedding "
-                            f"matrix), got {embedding_dim} and {hidden_size}")
+            raise UserError(
+                f"tie_weights needs embedding_dim == hidden_size (the decoder reuses the embedding "
+                f"matrix), got {embedding_dim} and {hidden_size}"
+            )
         self.cell = cell
         self.embedding = nn.Embedding(vocab_size, embedding_dim)
         self.drop = nn.Dropout(dropout)
@@ -66,12 +82,22 @@ class RNNLanguageModel(nn.Module):
         if backend == "lecture":
             self.core = ElmanRNN(embedding_dim, hidden_size, nonlinearity)
         elif cell == "lstm":
-            self.core = nn.LSTM(embedding_dim, hidden_size, num_layers, batch_first=True, dropout=dropout if num_layers > 1 else 0)
+            self.core = nn.LSTM(
+                embedding_dim, hidden_size, num_layers, batch_first=True, dropout=dropout if num_layers > 1 else 0
+            )
         elif cell == "gru":
-            self.core = nn.GRU(embedding_dim, hidden_size, num_layers, batch_first=True, dropout=dropout if num_layers > 1 else 0)
+            self.core = nn.GRU(
+                embedding_dim, hidden_size, num_layers, batch_first=True, dropout=dropout if num_layers > 1 else 0
+            )
         else:
-            self.core = nn.RNN(embedding_dim, hidden_size, num_layers, nonlinearity=nonlinearity, batch_first=True,
-                               dropout=dropout if num_layers > 1 else 0)
+            self.core = nn.RNN(
+                embedding_dim,
+                hidden_size,
+                num_layers,
+                nonlinearity=nonlinearity,
+                batch_first=True,
+                dropout=dropout if num_layers > 1 else 0,
+            )
         self.decoder = nn.Linear(hidden_size, vocab_size)  # y_hat_t = W_hy h_t
         if init_range is not None:  # Zaremba et al.: every weight ~ U(-r, r)
             for p in self.parameters():
@@ -81,10 +107,14 @@ class RNNLanguageModel(nn.Module):
         if cell == "irnn":
             self._identity_init()
         if chrono_init is not None and cell not in ("lstm", "gru"):
-            raise UserError(f"model.chrono_init sets the gate biases of an LSTM or a GRU; cell={cell} has no gates "
-                            f"(use chrono_init=null)")
+            raise UserError(
+                f"model.chrono_init sets the gate biases of an LSTM or a GRU; cell={cell} has no gates "
+                f"(use chrono_init=null)"
+            )
         if chrono_init is not None and chrono_init < 3:
-            raise UserError(f"model.chrono_init is the longest memory in time steps and must be >= 3, got {chrono_init}")
+            raise UserError(
+                f"model.chrono_init is the longest memory in time steps and must be >= 3, got {chrono_init}"
+            )
         if cell in ("lstm", "gru"):
             self._gate_biases(forget_bias, chrono_init)
         if tie_weights:

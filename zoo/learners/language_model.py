@@ -5,6 +5,7 @@ tokens. The hidden state at the end of a window starts the next one (so informat
 windows) but is detached (so gradients stop at the window edge: truncated BPTT). Gradient clipping
 by norm, the slides' remedy for exploding gradients, is `trainer.gradient_clip_val`.
 """
+
 from __future__ import annotations
 
 import math
@@ -13,8 +14,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from datamodules.description import DataDescription
+from datamodules.text import Vocab, detokenize
 from zoo.errors import UserError
-from zoo.learner import Learner
+from zoo.learners.base import Learner
 
 
 def detach(hidden):
@@ -40,9 +43,15 @@ def gradient_through_time(net, x: torch.Tensor, y: torch.Tensor) -> list[float]:
 class LanguageModel(Learner):
     """Cross-entropy of the next token; reports perplexity, bits per character and long-range accuracy."""
 
-    def __init__(self, net, optimizer, scheduler=None, scheduler_interval: str = "epoch", level: str = "word"):
-        super().__init__(net, optimizer, scheduler, scheduler_interval)
-        self.level = level
+    data_kinds = ("tokens",)
+
+    @classmethod
+    def net_sizes(cls, data: DataDescription) -> dict:
+        return {"vocab_size": data.vocab_size}
+
+    def __init__(self, net, data: DataDescription, optimizer, scheduler=None, scheduler_interval: str = "epoch"):
+        super().__init__(net, data, optimizer, scheduler, scheduler_interval)
+        self.level = data.level
         self.hidden: dict = {}
         self.gradient_probe: dict[str, list[float]] = {}
 
@@ -102,8 +111,21 @@ class LanguageModel(Learner):
         return norms
 
     # --- sampling --------------------------------------------------------------------------------
+    def generate(self, cfg, out_dir: Path) -> str:
+        """Continue cfg.prompt by cfg.length sampled tokens; printed and saved as generated.txt."""
+        vocab = Vocab(self.data.vocab)
+        # a prompt continues a line, so words get no <eos> (unlike tokenize() on a corpus)
+        tokens = list(str(cfg.prompt)) if self.level == "char" else str(cfg.prompt).split()
+        prompt_ids = vocab.encode(tokens).tolist()
+        ids = self.sample_tokens(prompt_ids, int(cfg.length), float(cfg.temperature), int(cfg.seed))
+        text = detokenize([vocab.itos[i] for i in prompt_ids + ids], self.level)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "generated.txt").write_text(text + "\n")
+        print(text)
+        return text
+
     @torch.no_grad()
-    def generate(self, prompt_ids: list[int], length: int, temperature: float = 1.0, seed: int = 0) -> list[int]:
+    def sample_tokens(self, prompt_ids: list[int], length: int, temperature: float = 1.0, seed: int = 0) -> list[int]:
         """Sample `length` tokens after the prompt from softmax(logits / temperature); seeded."""
         if temperature <= 0:
             raise UserError(f"temperature must be positive, got {temperature}")

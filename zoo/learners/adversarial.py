@@ -12,6 +12,7 @@ gradients early on, when D rejects every sample and log(1 - D(G(z))) is flat.
 Manual optimisation (Goodfellow et al.'s Algorithm 1): every batch updates D once; every
 `d_steps`-th batch then also updates G against the updated D.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,9 +20,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from datamodules.description import DataDescription
 from zoo.errors import UserError
-from zoo.learner import Learner
-from zoo import sample_quality
+from zoo.learners.base import Learner
+from zoo.metrics import sample_quality
 
 GENERATOR_LOSSES = ("non_saturating", "minimax")
 
@@ -35,25 +37,41 @@ class GAN(Learner):
     themselves say little about sample quality.
     """
 
-    def __init__(self, net, optimizer, scheduler=None, scheduler_interval: str = "epoch",
-                 generator_loss: str = "non_saturating", d_steps: int = 1, eval_samples: int = 2500,
-                 feature_epochs: int = 10, fid: bool = False,
-                 input_shape=None, num_classes: int | None = None, scaling: str | None = None, modes=None,
-                 mode_std: float | None = None):
-        super().__init__(net, optimizer, scheduler, scheduler_interval)
+    data_kinds = ("points", "images")
+    pixel_scaling = "unit"
+    # D's step leaves G without gradients (and G's step ends with D's discarded)
+    ddp_unused_parameters = True
+
+    @classmethod
+    def net_sizes(cls, data: DataDescription) -> dict:
+        return {"input_shape": data.input_shape}
+
+    def __init__(
+        self,
+        net,
+        data: DataDescription,
+        optimizer,
+        scheduler=None,
+        scheduler_interval: str = "epoch",
+        generator_loss: str = "non_saturating",
+        d_steps: int = 1,
+        eval_samples: int = 2500,
+        feature_epochs: int = 10,
+        fid: bool = False,
+    ):
+        super().__init__(net, data, optimizer, scheduler, scheduler_interval)
         if generator_loss not in GENERATOR_LOSSES:
-            raise UserError(f"model.generator_loss must be one of {', '.join(GENERATOR_LOSSES)}, got {generator_loss!r}")
+            raise UserError(
+                f"model.generator_loss must be one of {', '.join(GENERATOR_LOSSES)}, got {generator_loss!r}"
+            )
         if d_steps < 1 or eval_samples < 2:
             raise UserError(f"model.d_steps must be >= 1 and model.eval_samples >= 2, got {d_steps} and {eval_samples}")
-        if scaling is not None and scaling != "unit":
-            raise UserError(f"a GAN draws pixel intensities in [0, 1]: use data.scaling=unit (got {scaling}); the gan "
-                            f"and dcgan model configs ask for it unless overridden")
         self.automatic_optimization = False
         self.generator_loss, self.d_steps, self.eval_samples = generator_loss, d_steps, eval_samples
-        self.feature_epochs, self.fid, self.num_classes = feature_epochs, fid, num_classes
-        self.images = input_shape is not None and len(input_shape) == 3
-        self.modes = None if modes is None else torch.tensor(modes)
-        self.mode_std = mode_std
+        self.feature_epochs, self.fid, self.num_classes = feature_epochs, fid, data.num_classes
+        self.images = data.kind == "images"
+        self.modes = None if data.modes is None else torch.tensor(data.modes)
+        self.mode_std = data.mode_std
         # tanh generators (DCGAN) emit [-1, 1]; the data's pixels are in [0, 1]
         self.tanh = self.images and net.output_activation == "tanh"
         self._features = None  # image -> Fréchet features; refitted from the seed, not saved
@@ -72,15 +90,21 @@ class GAN(Learner):
         was_training = self.net.training
         self.net.eval()
         generator = torch.Generator(device=self.device).manual_seed(seed)
-        out = torch.cat([self.to_data(self.net(self.net.noise(len(part), generator, self.device)))
-                         for part in torch.arange(n).split(1024)])
+        out = torch.cat(
+            [
+                self.to_data(self.net(self.net.noise(len(part), generator, self.device)))
+                for part in torch.arange(n).split(1024)
+            ]
+        )
         self.net.train(was_training)
         return out
 
     # --- the game ----------------------------------------------------------------------------------
     def configure_optimizers(self):
-        optimizers = [self.optimizer_factory(self.net.generator.parameters()),
-                      self.optimizer_factory(self.net.discriminator.parameters())]
+        optimizers = [
+            self.optimizer_factory(self.net.generator.parameters()),
+            self.optimizer_factory(self.net.discriminator.parameters()),
+        ]
         if self.scheduler_factory is None:
             return optimizers
         return optimizers, [self.scheduler_factory(o) for o in optimizers]
@@ -92,13 +116,15 @@ class GAN(Learner):
         fake = self.net(self.net.noise(n, device=real.device))
 
         d_real, d_fake = self.net.discriminator(real), self.net.discriminator(fake.detach())
-        d_loss = (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
-                  + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
+        d_loss = F.binary_cross_entropy_with_logits(
+            d_real, torch.ones_like(d_real)
+        ) + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
         opt_d.zero_grad()
         self.manual_backward(d_loss)
         opt_d.step()
-        self.accumulate("train", n, d_loss=d_loss, d_real=torch.sigmoid(d_real).mean(),
-                        d_fake=torch.sigmoid(d_fake).mean())
+        self.accumulate(
+            "train", n, d_loss=d_loss, d_real=torch.sigmoid(d_real).mean(), d_fake=torch.sigmoid(d_fake).mean()
+        )
         loss = d_loss.detach()
 
         if (batch_idx + 1) % self.d_steps == 0:
@@ -121,8 +147,9 @@ class GAN(Learner):
         super().on_train_epoch_end()
         if self.trainer.is_global_zero and not self.trainer.sanity_checking:
             epoch = self.trainer.current_epoch
-            self.save_samples(Path(self.trainer.default_root_dir) / "samples" / f"epoch_{epoch:03d}.png",
-                              f"epoch {epoch}")
+            self.save_samples(
+                Path(self.trainer.default_root_dir) / "samples" / f"epoch_{epoch:03d}.png", f"epoch {epoch}"
+            )
 
     # --- scoring samples against held-out data ----------------------------------------------------
     def on_fit_start(self):
@@ -136,8 +163,7 @@ class GAN(Learner):
         if not self.images or self._features is not None:
             return
         x, y = datamodule.inputs("train", self.device), datamodule.splits["train"].y.to(self.device)
-        net = sample_quality.fit_feature_classifier(x, y, self.num_classes,
-                                                    epochs=self.feature_epochs)
+        net = sample_quality.fit_feature_classifier(x, y, self.num_classes, epochs=self.feature_epochs)
         self._features = lambda images: sample_quality.classifier_features(net, images)
 
     def _step(self, batch, split: str):
@@ -172,7 +198,9 @@ class GAN(Learner):
 
         if self.images:
             return plots.sample_grid(self.sample(64), path, title)
-        return plots.point_samples(self.trainer.datamodule.splits["train"].x, self.sample(self.eval_samples), path, title)
+        return plots.point_samples(
+            self.trainer.datamodule.splits["train"].x, self.sample(self.eval_samples), path, title
+        )
 
     def save_figures(self, out_dir: Path, datamodule) -> list[Path]:
         from zoo import plots
@@ -187,8 +215,14 @@ class GAN(Learner):
                 title = f"{modes}/{len(self.modes)} modes, {hq:.0%} high quality"
             paths = [plots.point_samples(datamodule.splits["train"].x, fake, out_dir / "samples.png", title)]
         if "val/fd" in self.history:
-            paths.append(plots.curves(self.history, ["val/fd"], out_dir / "frechet_distance.png",
-                                      ylabel="Fréchet distance to held-out data"))
+            paths.append(
+                plots.curves(
+                    self.history,
+                    ["val/fd"],
+                    out_dir / "frechet_distance.png",
+                    ylabel="Fréchet distance to held-out data",
+                )
+            )
         return paths
 
 
@@ -208,11 +242,14 @@ def classic_fid(model: GAN, datamodule, n: int = 10000) -> float:
     real = as_uint8(datamodule.inputs("test"))
     fake = as_uint8(model.sample(min(n, len(real)), seed=2))
     try:
-        result = torch_fidelity.calculate_metrics(input1=ImageSet(fake), input2=ImageSet(real), fid=True,
-                                                  cuda=model.device.type == "cuda", verbose=False)
+        result = torch_fidelity.calculate_metrics(
+            input1=ImageSet(fake), input2=ImageSet(real), fid=True, cuda=model.device.type == "cuda", verbose=False
+        )
     except (OSError, RuntimeError, ValueError) as err:  # the Inception weights are downloaded on first use
-        raise UserError(f"torch-fidelity could not compute FID ({str(err).splitlines()[0][:160]}); offline its "
-                        f"Inception weights cannot be fetched: the zoo's test/fd is the offline stand-in") from err
+        raise UserError(
+            f"torch-fidelity could not compute FID ({str(err).splitlines()[0][:160]}); offline its "
+            f"Inception weights cannot be fetched: the zoo's test/fd is the offline stand-in"
+        ) from err
     return float(result["frechet_inception_distance"])
 
 

@@ -3,6 +3,7 @@
 Slide "Loss Optimization": W* = argmin_W (1/n) sum_i L(f(x_i; W), y_i), here with L the
 cross-entropy of the softmax of the network's class scores.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,15 +11,22 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from zoo.learner import Learner
+from datamodules.description import DataDescription
+from zoo.learners.base import Learner
 
 
 class Classifier(Learner):
     """Cross-entropy training of any net that maps a batch of inputs to `num_classes` scores."""
 
-    def __init__(self, net, num_classes: int, optimizer, scheduler=None, scheduler_interval: str = "epoch"):
-        super().__init__(net, optimizer, scheduler, scheduler_interval)
-        self.num_classes = num_classes
+    data_kinds = ("points", "images")
+
+    @classmethod
+    def net_sizes(cls, data: DataDescription) -> dict:
+        return {"input_shape": data.input_shape, "num_classes": data.num_classes}
+
+    def __init__(self, net, data: DataDescription, optimizer, scheduler=None, scheduler_interval: str = "epoch"):
+        super().__init__(net, data, optimizer, scheduler, scheduler_interval)
+        self.num_classes = data.num_classes
         self.counts_nfe = hasattr(net, "nfe")  # nets that solve an ODE count their function evaluations
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -61,9 +69,15 @@ class Classifier(Learner):
         if first_conv is not None:
             paths.append(plots.filters(first_conv.weight, out_dir / "first_layer_filters.png"))
         if "train/nfe_forward" in self.history:
-            paths.append(plots.curves(self.history, ["train/nfe_forward", "train/nfe_backward"],
-                                      out_dir / "nfe.png", ylabel="function evaluations per batch"))
-        if list(datamodule.info["input_shape"]) == [2]:
+            paths.append(
+                plots.curves(
+                    self.history,
+                    ["train/nfe_forward", "train/nfe_backward"],
+                    out_dir / "nfe.png",
+                    ylabel="function evaluations per batch",
+                )
+            )
+        if self.data.kind == "points":
             train = datamodule.splits["train"]
             paths.append(plots.decision_boundary(self, train.x, train.y, out_dir / "decision_boundary.png"))
         return paths

@@ -1,4 +1,18 @@
-"""What every learning module shares: the optimiser from config, a self-describing checkpoint."""
+"""What every learning module shares, and the contract between a learner, its data and the trainer.
+
+A family of models is a network (zoo/nets, plain torch), a learner (a subclass of Learner) and a
+model config that names both (`_target_:` the network, `learner:` the learner's class). The shared
+trainer (zoo.run) knows no family: it asks the learner class
+
+- `data_kinds`: which kinds of data it learns from (datamodules.description.KINDS);
+- `net_sizes(data)`: what the data fixes about the network (input shape, classes, vocabulary);
+- `pixel_scaling`: the pixel scale it needs, which the image presets then serve;
+- `ddp_unused_parameters`: whether DDP must expect parameters without gradients in a step;
+
+and calls these hooks of the learner object: `save_figures` after training and evaluation,
+`evaluate_options` for evaluate.py's extra options, `generate` for evaluate.py mode=generate.
+"""
+
 from __future__ import annotations
 
 import time
@@ -7,19 +21,55 @@ from pathlib import Path
 import lightning as L
 import torch
 
+from datamodules.description import KINDS, DataDescription
+from zoo.errors import UserError
+
 
 class Learner(L.LightningModule):
-    """Base of the learning modules (classifier, language model, GAN, flow).
+    """Base of the learning modules (classify, language model, adversarial, likelihood, ...).
 
-    `optimizer` and `scheduler` are partial constructors from the config (Hydra `_partial_: true`):
-    optimizer(params) and scheduler(optimizer). `recipe` (set by zoo.run) is the composed model and
-    data config as plain containers; it is stored in every checkpoint so evaluate.py can rebuild the
-    run from the file alone, and it loads with torch.load(weights_only=True).
+    `data` is the datamodule's description. `optimizer` and `scheduler` are partial constructors
+    from the config (Hydra `_partial_: true`): optimizer(params) and scheduler(optimizer). `recipe`
+    (set by zoo.run) is the composed model and data config as plain containers with the data's
+    description; it is stored in every checkpoint so evaluate.py can rebuild the run from the file
+    alone, and it loads with torch.load(weights_only=True).
     """
 
-    def __init__(self, net: torch.nn.Module, optimizer, scheduler=None, scheduler_interval: str = "epoch"):
+    data_kinds: tuple[str, ...] = tuple(KINDS)
+    pixel_scaling: str | None = None  # "unit": the net models pixel intensities in [0, 1]
+    ddp_unused_parameters = False
+
+    @classmethod
+    def net_sizes(cls, data: DataDescription) -> dict:
+        """Constructor arguments of the network that the data fixes."""
+        return {}
+
+    @classmethod
+    def check_data(cls, model_name: str, data: DataDescription, data_name: str) -> None:
+        """One sentence when this way of learning cannot use the data given."""
+        if data.kind not in cls.data_kinds:
+            wanted = "; or ".join(KINDS.get(k, k) for k in cls.data_kinds)
+            raise UserError(
+                f"model {model_name} learns from {wanted}, but data={data_name} holds {data.kind}; "
+                f"pick a data set of that kind"
+            )
+        if cls.pixel_scaling and data.kind == "images" and data.scaling != cls.pixel_scaling:
+            raise UserError(
+                f"model {model_name} models pixel intensities in [0, 1]: use data.scaling={cls.pixel_scaling} "
+                f"(got {data.scaling}); the image presets serve it by default to this model"
+            )
+
+    def __init__(
+        self,
+        net: torch.nn.Module,
+        data: DataDescription,
+        optimizer,
+        scheduler=None,
+        scheduler_interval: str = "epoch",
+    ):
         super().__init__()
         self.net = net
+        self.data = data
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.scheduler_interval = scheduler_interval
@@ -29,9 +79,9 @@ class Learner(L.LightningModule):
         self.history: dict[str, list[float]] = {}  # "split/name" -> one mean per epoch
 
     # --- epoch metrics ------------------------------------------------------------------------
-    # Steps add batch-weighted sums into one small tensor per split (a few microseconds); at epoch
-    # end the sums are added across DDP ranks, divided, and logged once. Logging every step costs
-    # ~1 ms a call and torchmetrics ~0.1 ms per update: more than a small model's whole step.
+    # Steps add batch-weighted sums into one small tensor per split; at epoch end the sums are added
+    # across DDP ranks, divided, and logged once. A log call or a torchmetrics update per step would
+    # cost more than a small model's whole step (README, Benchmarks).
     def accumulate(self, split: str, batch_size: int, **values: torch.Tensor) -> None:
         """Add values averaged over a batch of `batch_size` examples to this epoch's running means."""
         key = (split, *values)
@@ -54,8 +104,12 @@ class Learner(L.LightningModule):
             means = dict(zip(key[1:], (sums[:-1] / sums[-1]).tolist()))
             for name, value in (means | self.derived_metrics(split, means)).items():
                 # values are already summed over DDP ranks, so sync_dist only averages equal numbers
-                self.log(f"{split}/{name}", value, prog_bar=split != "test" and name in ("loss", "acc", "ppl"),
-                         sync_dist=self.trainer.world_size > 1)
+                self.log(
+                    f"{split}/{name}",
+                    value,
+                    prog_bar=split != "test" and name in ("loss", "acc", "ppl"),
+                    sync_dist=self.trainer.world_size > 1,
+                )
                 if not self.trainer.sanity_checking:
                     self.history.setdefault(f"{split}/{name}", []).append(value)
 
@@ -101,13 +155,6 @@ class Learner(L.LightningModule):
     def test_step(self, batch, batch_idx):
         self._step(batch, "test")
 
-    def transfer_batch_to_device(self, batch, device, dataloader_idx):
-        # In-memory CPU batches on a CPU run are already where they belong; Lightning's generic
-        # collection walk costs more than a small model's step, so skip it then.
-        if isinstance(batch, (tuple, list)) and all(isinstance(t, torch.Tensor) and t.device == device for t in batch):
-            return batch
-        return super().transfer_batch_to_device(batch, device, dataloader_idx)
-
     def batch_samples(self, batch) -> int:
         """How many examples a batch holds (for samples_per_second)."""
         return len(batch[0])
@@ -129,6 +176,23 @@ class Learner(L.LightningModule):
             torch.set_rng_state(state["torch_rng"])
         self.history = state.get("history", {})
 
+    # --- hooks of the shared trainer ----------------------------------------------------------------
     def save_figures(self, out_dir: Path, datamodule) -> list[Path]:
         """Write the pictures that fit this kind of model into the run folder; return their paths."""
         return []
+
+    def evaluate_options(self, cfg, datamodule, out_dir: Path) -> dict:
+        """Metrics of evaluate.py's learner-specific options (e.g. a flow's `ood`); refuses options it does not use."""
+        if cfg.get("ood"):
+            raise UserError(
+                f"ood=... scores inputs by likelihood: it needs a flow checkpoint (model=realnvp), "
+                f"this one holds a {type(self).__name__}"
+            )
+        return {}
+
+    def generate(self, cfg, out_dir: Path) -> str:
+        """evaluate.py mode=generate: sample from the model; returns what was printed."""
+        raise UserError(
+            f"mode=generate needs a model that generates text (a language model); this checkpoint holds a "
+            f"{type(self).__name__}"
+        )

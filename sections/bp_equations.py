@@ -9,6 +9,7 @@ Slides "Notations" to "Back Propagation procedure". For layers l = 2..L:
 with the quadratic cost C = 1/(2n) sum_x ||y(x) - a^L(x)||^2 over a batch of n examples (so the
 per-example gradients of BP3/BP4 are averaged). Examples are columns, as in the slides.
 """
+
 from __future__ import annotations
 
 import torch
@@ -78,8 +79,10 @@ def compare_with_autograd(sizes: list[int], n: int = 16, seed: int = 0) -> float
     y = torch.rand(sizes[-1], n, generator=g, dtype=torch.float64)
     grad_w, grad_b = backprop(weights, biases, x, y)
     params = [p.clone().requires_grad_(True) for p in weights + biases]
-    cost = quadratic_cost(params[: len(weights)], params[len(weights):], x, y)
+    cost = quadratic_cost(params[: len(weights)], params[len(weights) :], x, y)
     auto = torch.autograd.grad(cost, params)
-    errors = [((mine - theirs).abs().max() / theirs.abs().max().clamp_min(1e-300)).item()
-              for mine, theirs in zip(grad_w + grad_b, auto)]
+    errors = [
+        ((mine - theirs).abs().max() / theirs.abs().max().clamp_min(1e-300)).item()
+        for mine, theirs in zip(grad_w + grad_b, auto)
+    ]
     return max(errors)

@@ -9,6 +9,7 @@ Fréchet distance (Heusel et al. 2017): fit a Gaussian to the features of real a
 samples, d^2 = |mu_r - mu_g|^2 + tr(S_r + S_g - 2 (S_r S_g)^(1/2)). FID takes the features from an
 Inception network; offline, the zoo takes them from a small CNN it trains on the same data set.
 """
+
 from __future__ import annotations
 
 import torch
@@ -44,8 +45,9 @@ def frechet_distance(real: torch.Tensor, fake: torch.Tensor) -> float:
     return ((mu_a - mu_b).pow(2).sum() + cov_a.trace() + cov_b.trace() - 2 * cross).item()
 
 
-def fit_feature_classifier(x: torch.Tensor, y: torch.Tensor, num_classes: int, epochs: int = 10,
-                           seed: int = 0, batch_size: int = 128):
+def fit_feature_classifier(
+    x: torch.Tensor, y: torch.Tensor, num_classes: int, epochs: int = 10, seed: int = 0, batch_size: int = 128
+):
     """A small CNN trained on (x, y) whose penultimate layer gives the Fréchet features for images.
 
     A plain loop on purpose: it runs inside a GAN's fit, where a second Lightning trainer would clash

@@ -7,6 +7,7 @@ v = (k + u) / L turns them into a density on [0, 1]^D and the logit maps that to
 log-likelihood, reported as test/nll (nats per example) and test/bpd (bits per dimension,
 nll / (D ln 2)), the unit of the RealNVP paper's tables.
 """
+
 from __future__ import annotations
 
 import math
@@ -14,26 +15,42 @@ from pathlib import Path
 
 import torch
 
+from datamodules.description import DataDescription
 from zoo.errors import UserError
-from zoo.learner import Learner
+from zoo.learners.base import Learner
 from zoo.nets.realnvp import dequantize_logit, inverse_logit
 
 
 class Flow(Learner):
     """Trains a zoo.nets.realnvp.RealNVP (or any net with log_prob / sample) by maximum likelihood."""
 
-    def __init__(self, net, optimizer, scheduler=None, scheduler_interval: str = "epoch", alpha: float = 0.05,
-                 temperature: float = 1.0, gmm_components: int = 10, input_shape=None, levels: int | None = None, scaling: str | None = None):
-        super().__init__(net, optimizer, scheduler, scheduler_interval)
-        self.images = input_shape is not None and len(input_shape) == 3
-        if self.images and scaling != "unit":
-            raise UserError(f"a flow models pixel intensities in [0, 1]: use data.scaling=unit (got {scaling}); "
-                            f"the realnvp model config asks for it unless overridden")
+    data_kinds = ("points", "images")
+    pixel_scaling = "unit"
+
+    @classmethod
+    def net_sizes(cls, data: DataDescription) -> dict:
+        return {"input_shape": data.input_shape}
+
+    def __init__(
+        self,
+        net,
+        data: DataDescription,
+        optimizer,
+        scheduler=None,
+        scheduler_interval: str = "epoch",
+        alpha: float = 0.05,
+        temperature: float = 1.0,
+        gmm_components: int = 10,
+    ):
+        super().__init__(net, data, optimizer, scheduler, scheduler_interval)
+        self.images = data.kind == "images"
         if not 0 <= alpha < 0.5 or temperature <= 0:
-            raise UserError(f"model.alpha must be in [0, 0.5) and model.temperature positive, got {alpha} and {temperature}")
-        self.alpha, self.temperature, self.levels = alpha, temperature, levels
+            raise UserError(
+                f"model.alpha must be in [0, 0.5) and model.temperature positive, got {alpha} and {temperature}"
+            )
+        self.alpha, self.temperature, self.levels = alpha, temperature, data.levels
         self.gmm_components = gmm_components
-        self.dim = math.prod(input_shape) if input_shape is not None else None
+        self.dim = math.prod(data.input_shape)
 
     def log_likelihood(self, x: torch.Tensor) -> torch.Tensor:
         """log p(x) per example in nats (for images: of the discrete pixels, a dequantised lower bound)."""
@@ -63,21 +80,36 @@ class Flow(Learner):
         super().on_test_epoch_end()
         if not self.images and self.gmm_components and self.trainer.is_global_zero:
             datamodule = self.trainer.datamodule
-            self.log("test/gmm_nll", gaussian_mixture_nll(datamodule.splits["train"].x, datamodule.splits["test"].x,
-                                                          self.gmm_components))
+            self.log(
+                "test/gmm_nll",
+                gaussian_mixture_nll(datamodule.splits["train"].x, datamodule.splits["test"].x, self.gmm_components),
+            )
+
+    def evaluate_options(self, cfg, datamodule, out_dir: Path) -> dict:
+        """`ood=[...]`: how well the likelihood tells the test split from each outlier set."""
+        if not cfg.get("ood"):
+            return {}
+        from zoo.metrics.outliers import detect
+
+        return detect(self, datamodule, cfg.ood, cfg, out_dir)
 
     def save_figures(self, out_dir: Path, datamodule) -> list[Path]:
         from zoo import plots
 
         self.eval()
         if self.images:
-            return [plots.sample_grid(self.sample(64), out_dir / "samples.png", f"samples, temperature {self.temperature}")]
+            return [
+                plots.sample_grid(self.sample(64), out_dir / "samples.png", f"samples, temperature {self.temperature}")
+            ]
         train = datamodule.splits["train"].x
         paths = []
         if train.shape[1] == 2:
             paths.append(plots.density(lambda p: self.net.log_prob(p.to(self.device)), train, out_dir / "density.png"))
-        paths.append(plots.point_samples(train, self.sample(len(train)), out_dir / "samples.png",
-                                         f"samples, temperature {self.temperature}"))
+        paths.append(
+            plots.point_samples(
+                train, self.sample(len(train)), out_dir / "samples.png", f"samples, temperature {self.temperature}"
+            )
+        )
         return paths
 
 

@@ -1,4 +1,5 @@
 """Small pieces every network family shares."""
+
 import math
 
 from torch import nn

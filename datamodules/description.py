@@ -1,0 +1,63 @@
+"""The one thing a model learns about its data: what the datamodule holds, in one description.
+
+Every datamodule exposes `description` (a DataDescription). The shared trainer hands it to the
+learner, which sizes its network from it (`Learner.net_sizes`) and reads whatever else it needs
+(pixel levels, the GAN's mode centres, the vocabulary). The checkpoint stores it as a plain dict,
+so a model can be rebuilt from the file alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+KINDS = {
+    "points": "vectors in the plane (moons, circles, spirals, ring, grid)",
+    "images": "images, channels x height x width (digits, mnist, fashion_mnist, cifar10)",
+    "tokens": "token streams (longrange, text, ptb, wikitext2, tinyshakespeare)",
+}
+
+
+@dataclass(frozen=True)
+class DataDescription:
+    """What a data set holds.
+
+    kind: one of KINDS. input_shape: one example's shape (points and images). num_classes: labels.
+    levels: pixel intensity levels (17 for digits, 256 for 8-bit images). scaling: how pixels are
+    served (standard: zero mean, unit variance; unit: [0, 1]). modes, mode_std: centres and spread of
+    a Gaussian mixture (ring, grid). vocab: the tokens, in id order. level: char or word tokens.
+    """
+
+    kind: str
+    input_shape: list[int] | None = None
+    num_classes: int | None = None
+    levels: int | None = None
+    scaling: str | None = None
+    modes: list[list[float]] | None = None
+    mode_std: float | None = None
+    vocab: list[str] | None = field(default=None, repr=False)
+    level: str | None = None
+
+    @property
+    def vocab_size(self) -> int | None:
+        return None if self.vocab is None else len(self.vocab)
+
+    def as_dict(self) -> dict:
+        """Plain containers only (what a weights_only checkpoint may hold); None fields left out."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> DataDescription:
+        return cls(**values)
+
+    def differences(self, other: DataDescription) -> list[str]:
+        """The fields in which `other` differs from this description, as short phrases."""
+        out = []
+        for name in (f.name for f in dataclasses.fields(self)):
+            mine, theirs = getattr(self, name), getattr(other, name)
+            if mine != theirs:
+                if name == "vocab":
+                    out.append(f"vocab ({self.vocab_size} vs {other.vocab_size} tokens, not the same list)")
+                else:
+                    out.append(f"{name} ({mine} vs {theirs})")
+        return out

@@ -27,10 +27,10 @@ from common import ROOT
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from reference import char_lm, mnist_cnn, word_lm  # noqa: E402
+from reference import char_lm, mnist_cnn, word_lm
 
-from zoo.config import compose  # noqa: E402
-from zoo.run import train  # noqa: E402
+from zoo.config import compose
+from zoo.run import train
 
 
 def wikitext_dev(source: Path, root: Path) -> Path:
@@ -59,28 +59,69 @@ def row(name: str, zoo_value: float, ref_value: float, zoo_seconds: float, ref_s
 
 def word(root: Path, epochs: int) -> None:
     for model, cell in (("lstm_lm", "LSTM"), ("gru_lm", "GRU")):
-        zoo = zoo_run([f"model={model}", "data=wikitext2", f"data.root={root}", f"trainer.max_epochs={epochs}",
-                       "callbacks.early_stopping=null"])
+        zoo = zoo_run(
+            [
+                f"model={model}",
+                "data=wikitext2",
+                f"data.root={root}",
+                f"trainer.max_epochs={epochs}",
+                "callbacks.early_stopping=null",
+            ]
+        )
         ref = word_lm.train(root / "wikitext-2", epochs, cell)
-        row(f"{model} on wikitext2, {epochs} epochs", zoo["test/ppl"], ref["test_ppl"], zoo["fit_seconds"],
-            ref["seconds"], "ppl")
+        row(
+            f"{model} on wikitext2, {epochs} epochs",
+            zoo["test/ppl"],
+            ref["test_ppl"],
+            zoo["fit_seconds"],
+            ref["seconds"],
+            "ppl",
+        )
         print(json.dumps({"zoo": {k: zoo[k] for k in ("test/ppl", "val/ppl", "test/oov_rate")}, "reference": ref}))
 
 
 def char(path: Path, steps: int) -> None:
-    zoo = zoo_run(["model=lstm_lm", "data=text", f"data.path={path}", "data.level=char", f"trainer.max_steps={steps}",
-                   "trainer.max_epochs=-1", "callbacks.early_stopping=null"])
+    zoo = zoo_run(
+        [
+            "model=lstm_lm",
+            "data=text",
+            f"data.path={path}",
+            "data.level=char",
+            f"trainer.max_steps={steps}",
+            "trainer.max_epochs=-1",
+            "callbacks.early_stopping=null",
+        ]
+    )
     ref = char_lm.train(path, steps)
-    row(f"lstm_lm on {path.name} as characters, {steps} steps", zoo["test/bpc"], ref["test_bpc"], zoo["fit_seconds"],
-        ref["seconds"], "bpc")
+    row(
+        f"lstm_lm on {path.name} as characters, {steps} steps",
+        zoo["test/bpc"],
+        ref["test_bpc"],
+        zoo["fit_seconds"],
+        ref["seconds"],
+        "bpc",
+    )
 
 
 def cnn(root: Path, train_size: int, epochs: int) -> None:
-    zoo = zoo_run(["model=cnn", "data=mnist", f"data.root={root}", f"+data.train_size={train_size}",
-                   f"trainer.max_epochs={epochs}"])
+    zoo = zoo_run(
+        [
+            "model=cnn",
+            "data=mnist",
+            f"data.root={root}",
+            f"+data.train_size={train_size}",
+            f"trainer.max_epochs={epochs}",
+        ]
+    )
     ref = mnist_cnn.train(root, epochs, train_size)
-    row(f"cnn on mnist ({train_size} train), {epochs} epochs", zoo["test/acc"], ref["test_acc"], zoo["fit_seconds"],
-        ref["seconds"], "acc")
+    row(
+        f"cnn on mnist ({train_size} train), {epochs} epochs",
+        zoo["test/acc"],
+        ref["test_acc"],
+        zoo["fit_seconds"],
+        ref["seconds"],
+        "acc",
+    )
 
 
 if __name__ == "__main__":

@@ -45,16 +45,20 @@ class Net(nn.Module):
         self.features = nn.Sequential(
             nn.Conv2d(1, 32, 3), nn.ReLU(), nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.25)
         )
-        self.head = nn.Sequential(
-            nn.Flatten(), nn.Linear(9216, 128), nn.ReLU(), nn.Dropout(0.5), nn.Linear(128, 10)
-        )
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(9216, 128), nn.ReLU(), nn.Dropout(0.5), nn.Linear(128, 10))
 
     def forward(self, x):
         return self.head(self.features(x))
 
 
-def train(root: Path, epochs: int = 14, train_size: int | None = None, test_size: int | None = None,
-          seed: int = 1, batch: int = 64) -> dict:
+def train(
+    root: Path,
+    epochs: int = 14,
+    train_size: int | None = None,
+    test_size: int | None = None,
+    seed: int = 1,
+    batch: int = 64,
+) -> dict:
     torch.manual_seed(seed)
     x, y = load(root, "train")
     x_test, y_test = load(root, "t10k")
@@ -75,7 +79,9 @@ def train(root: Path, epochs: int = 14, train_size: int | None = None, test_size
     seconds = time.perf_counter() - start
     model.eval()
     with torch.no_grad():
-        correct = sum((model(part).argmax(1) == t).sum().item() for part, t in zip(x_test.split(1000), y_test.split(1000)))
+        correct = sum(
+            (model(part).argmax(1) == t).sum().item() for part, t in zip(x_test.split(1000), y_test.split(1000))
+        )
     return {"test_acc": correct / len(x_test), "seconds": seconds, "epochs": epochs}
 
 

@@ -70,13 +70,26 @@ def evaluate(model: RNNModel, data: torch.Tensor, bptt: int) -> float:
         for i in range(0, len(data) - 1, bptt):
             n = min(bptt, len(data) - 1 - i)
             output, hidden = model(data[i : i + n], hidden)
-            total += nn.functional.cross_entropy(output.flatten(0, 1), data[i + 1 : i + 1 + n].flatten(), reduction="sum").item()
+            total += nn.functional.cross_entropy(
+                output.flatten(0, 1), data[i + 1 : i + 1 + n].flatten(), reduction="sum"
+            ).item()
             count += n * data.shape[1]
     return total / count
 
 
-def train(folder: Path, epochs: int = 6, cell: str = "LSTM", seed: int = 1111, size: int = 200, layers: int = 2,
-          dropout: float = 0.2, lr: float = 20.0, clip: float = 0.25, batch_size: int = 20, bptt: int = 35) -> dict:
+def train(
+    folder: Path,
+    epochs: int = 6,
+    cell: str = "LSTM",
+    seed: int = 1111,
+    size: int = 200,
+    layers: int = 2,
+    dropout: float = 0.2,
+    lr: float = 20.0,
+    clip: float = 0.25,
+    batch_size: int = 20,
+    bptt: int = 35,
+) -> dict:
     torch.manual_seed(seed)
     train_tokens, valid_tokens, test_tokens = read_splits(folder)
     counts = Counter(train_tokens)

@@ -32,7 +32,7 @@ from zoo.run import train
 
 def objective(cfg, net):
     """The training loss and the test metric (name, function) of this kind of model, written out by hand."""
-    if cfg.model.learner == "flow":
+    if cfg.model.learner.endswith(".Flow"):
         nll = lambda x, y: -net.log_prob(x).mean()  # noqa: E731 - change of variables, in nats
         return nll, ("test/nll", nll)
     cross_entropy = lambda x, y: F.cross_entropy(net(x), y)  # noqa: E731

@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: install train evaluate test test-slow bench clean list sections section-perceptron section-backprop section-gd \
+.PHONY: install train evaluate test test-slow bench quality clean list sections section-perceptron section-backprop section-gd \
 	section-cnn section-resnet section-rnn section-generative
 SCALE ?= default
 
@@ -42,6 +42,9 @@ bench: $(STAMP)  ## shared trainer vs hand-written loops: MLP, CNN, RealNVP, LST
 	$(PY) benchmarks/overhead.py model=realnvp data=moons
 	$(PY) benchmarks/lstm_lm.py
 	$(PY) benchmarks/lightning_floor.py
+
+quality: $(STAMP)  ## defaults vs plain scripts on real data: make quality ARGS="--wikitext-dev ../shared/data/wikitext-2"
+	$(PY) benchmarks/quality.py $(ARGS)
 
 sections: $(STAMP)  ## every lecture section; writes reports/<section>.md and reports/index.md
 	$(PY) -m sections all --scale $(SCALE)

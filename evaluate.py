@@ -1,6 +1,6 @@
 """Evaluate a checkpoint: python evaluate.py ckpt_path=outputs/train/.../checkpoints/best.ckpt
 
-The model and data are rebuilt from the recipe stored in the checkpoint; `data.*` overrides
+The model and data are rebuilt from the spec stored in the checkpoint; `data.*` overrides
 apply on top of it and `data=<preset>` swaps in another compatible data set.
 """
 

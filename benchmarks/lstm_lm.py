@@ -1,17 +1,20 @@
 """Tokens per second of the LSTM language model: the shared trainer vs a hand-written loop.
 
-Same model (2 x 200 LSTM, built from configs/model/lstm_lm.yaml), the same long-range corpus
-windows (BPTT 35, batch 20), optimiser, epochs and seed. Both carry the hidden state across
-windows, validate every epoch and save a resumable checkpoint every epoch (the best one too).
-Prints tokens per second of each, their ratio and both test perplexities. Not a test.
+Same model (2 x 200 LSTM, or with --size medium Zaremba et al.'s 2 x 650, built from
+configs/model/lstm_lm.yaml), the same long-range corpus windows (BPTT 35, batch 20), optimiser,
+epochs and seed. Both carry the hidden state across windows, validate every epoch and write one
+resumable checkpoint per epoch (the best is that file too, linked). Prints tokens per second of each,
+their ratio and both test perplexities. Not a test.
 
-    python benchmarks/lstm_lm.py [--repeats 3] [overrides ...]
+    python benchmarks/lstm_lm.py [--repeats 3] [--size small|medium] [overrides ...]
+    python benchmarks/lstm_lm.py --size medium --repeats 1 callbacks=default   # with the default callbacks
 """
 
 from __future__ import annotations
 
 import copy
 import math
+import os
 import statistics
 import tempfile
 import time
@@ -34,11 +37,10 @@ SETTINGS = [
     "data.train_sentences=2000",
     "data.batch_size=20",
     "data.bptt=35",
-    "model.embedding_dim=200",
-    "model.hidden_size=200",
     "model.num_layers=2",
     "trainer.max_epochs=3",
 ]
+SIZES = {"small": 200, "medium": 650}
 
 
 def hand_written_loop(cfg, out_dir: Path) -> tuple[float, float, int]:
@@ -77,25 +79,27 @@ def hand_written_loop(cfg, out_dir: Path) -> tuple[float, float, int]:
     for _ in range(cfg.trainer.max_epochs):
         tokens += run("train", learn=True)[1]
         val_loss = run("val", learn=False)[0]
-        state = {"state_dict": net.state_dict(), "optimizer": optimizer.state_dict()}
-        torch.save(state, out_dir / "last.pt")
-        if val_loss < best:
+        torch.save({"state_dict": net.state_dict(), "optimizer": optimizer.state_dict()}, out_dir / "last.pt")
+        if val_loss < best:  # the best is the file just written: a link, not a second write
             best = val_loss
-            torch.save(state, out_dir / "best.pt")
+            os.link(out_dir / "last.pt", out_dir / "best.tmp")
+            os.replace(out_dir / "best.tmp", out_dir / "best.pt")
     seconds = time.perf_counter() - start
     net.load_state_dict(torch.load(out_dir / "best.pt", weights_only=True)["state_dict"])
     return seconds, math.exp(run("test", learn=False)[0]), tokens
 
 
 def main() -> None:
-    args = command_line(__doc__)
+    args = command_line(__doc__, sizes=SIZES)
+    width = SIZES[args.size]
+    settings = [*SETTINGS, f"model.embedding_dim={width}", f"model.hidden_size={width}", *args.overrides]
     runs = []
     for _ in range(args.repeats):  # paired runs: each ratio compares runs made under the same load
         with tempfile.TemporaryDirectory() as tmp:
-            cfg = compose("train", SETTINGS + args.overrides, tmp)
+            cfg = compose("train", settings, tmp)
             hand_seconds, hand_ppl, tokens = hand_written_loop(copy.deepcopy(cfg), Path(tmp))
         with tempfile.TemporaryDirectory() as tmp:
-            metrics = train(compose("train", SETTINGS + args.overrides, tmp))
+            metrics = train(compose("train", settings, tmp))
         runs.append(
             (
                 metrics["fit_seconds"] / hand_seconds,
@@ -111,7 +115,8 @@ def main() -> None:
         torch.cuda.get_device_name(0) if cfg.trainer.accelerator == "gpu" else f"CPU, {torch.get_num_threads()} threads"
     )
     print(
-        f"\nLSTM LM 2x200, BPTT 35, batch 20, {tokens} training tokens, median of {args.repeats} paired runs, {device}"
+        f"\nLSTM LM 2x{width}, BPTT 35, batch 20, {tokens} training tokens, median of {args.repeats} paired runs, "
+        f"{device}, {metrics['n_params'] / 1e6:.1f}M parameters"
     )
     print(f"{'':18s} {'tokens/s':>10s} {'test ppl':>9s}")
     print(f"{'hand-written loop':18s} {tokens / hand_s:10.0f} {hand_ppl:9.3f}")

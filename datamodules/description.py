@@ -26,6 +26,8 @@ class DataDescription:
     levels: pixel intensity levels (17 for digits, 256 for 8-bit images). scaling: how pixels are
     served (standard: zero mean, unit variance; unit: [0, 1]). modes, mode_std: centres and spread of
     a Gaussian mixture (ring, grid). vocab: the tokens, in id order. level: char or word tokens.
+    train_windows: how training windows of a token stream come, "stream" (each continues the one
+    before, so a model carries its state) or "random" (at random places, each from a fresh state).
     """
 
     kind: str
@@ -37,6 +39,7 @@ class DataDescription:
     mode_std: float | None = None
     vocab: list[str] | None = field(default=None, repr=False)
     level: str | None = None
+    train_windows: str | None = None
 
     @property
     def vocab_size(self) -> int | None:

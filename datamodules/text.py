@@ -104,17 +104,57 @@ class StreamWindows(IterableDataset):
             yield window if mask is None else (*window, mask[:, start + 1 : end + 1])
 
 
+class RandomWindows(IterableDataset):
+    """Batches of `batch_size` windows of `bptt` tokens (and their targets) at random places of a stream.
+
+    The way char-rnn and nanoGPT read a text: every window starts from a fresh state, and an epoch
+    draws as many windows as fit into one pass. Each epoch, and each DDP rank, draws its own places
+    from the seed.
+    """
+
+    def __init__(self, stream: torch.Tensor, batch_size: int, bptt: int, seed: int = 0):
+        if len(stream) <= bptt + 1:
+            raise UserError(f"a split of {len(stream)} tokens is too short for data.bptt={bptt}")
+        self.stream, self.batch_size, self.bptt, self.seed, self.epoch = stream, batch_size, bptt, seed, 0
+        self.batches = max(1, (len(stream) - 1) // (batch_size * bptt))
+
+    def __len__(self) -> int:
+        return self.batches
+
+    def __iter__(self):
+        rank = dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch * 1009 + rank)
+        self.epoch += 1
+        offsets = torch.arange(self.bptt + 1)
+        for _ in range(self.batches):
+            starts = torch.randint(len(self.stream) - self.bptt - 1, (self.batch_size, 1), generator=generator)
+            window = self.stream[starts + offsets]
+            yield window[:, :-1], window[:, 1:]
+
+
+SAMPLINGS = ("stream", "random")
+
+
 class StreamDataModule(DescribedDataModule):
-    """Base: subclasses fill `streams` (split -> token ids), `vocab`, and optionally `masks` and `optimal_nll`."""
+    """Base: subclasses fill `streams` (split -> token ids), `vocab`, and optionally `masks` and `optimal_nll`.
+
+    sampling=stream reads the training split in order with the state carried from window to window;
+    sampling=random draws training windows at random places (RandomWindows). Validation and test
+    are always read as streams.
+    """
 
     kind = "tokens"
     level = "word"
 
-    def __init__(self, batch_size: int = 32, bptt: int = 35, seed: int = 0):
+    def __init__(self, batch_size: int = 32, bptt: int = 35, seed: int = 0, sampling: str = "stream"):
         super().__init__()
         if isinstance(bptt, bool) or not isinstance(bptt, int) or bptt < 1:
             raise UserError(f"data.bptt must be a positive integer, got {bptt!r}")
+        if sampling not in SAMPLINGS:
+            raise UserError(f"data.sampling must be stream or random, got {sampling!r}")
         self.batch_size, self.bptt, self.seed = parse_batch_size(batch_size, full_allowed=False), bptt, seed
+        self.sampling = sampling
+        self.oov_rate: dict[str, float] = {}  # split -> share of its tokens the training vocabulary lacks
         self.shuffle_units: int | None = None  # set by corpora of independent, equally long sentences
         self._loaded = False
         self.streams: dict[str, torch.Tensor] = {}
@@ -132,13 +172,18 @@ class StreamDataModule(DescribedDataModule):
     @property
     def description(self) -> DataDescription:
         self._ensure()
-        return DataDescription("tokens", vocab=self.vocab.itos, level=self.level)
+        return DataDescription("tokens", vocab=self.vocab.itos, level=self.level, train_windows=self.sampling)
 
     def setup(self, stage: str | None = None) -> None:
         self._ensure()
 
     def _loader(self, split: str) -> DataLoader:
         self._ensure()
+        if split == "train" and self.sampling == "random":
+            self._random_windows = getattr(self, "_random_windows", None) or RandomWindows(
+                self.streams["train"], self.batch_size, self.bptt, self.seed
+            )
+            return DataLoader(self._random_windows, batch_size=None)
         units = self.shuffle_units if split == "train" else None
         windows = StreamWindows(
             self.streams[split], self.batch_size, self.bptt, self.masks.get(split), units, self.seed
@@ -370,8 +415,10 @@ def detokenize(tokens: list[str], level: str) -> str:
 class SplitTextDataModule(StreamDataModule):
     """Builds the streams from three token lists; the vocabulary comes from the training split alone."""
 
-    def __init__(self, level: str = "word", batch_size: int = 20, bptt: int = 35, seed: int = 0):
-        super().__init__(batch_size, bptt, seed)
+    def __init__(
+        self, level: str = "word", batch_size: int = 20, bptt: int = 35, seed: int = 0, sampling: str = "stream"
+    ):
+        super().__init__(batch_size, bptt, seed, sampling)
         tokenize("", level)  # validates the level
         self.level = level
 
@@ -385,6 +432,8 @@ class SplitTextDataModule(StreamDataModule):
             vocab = Vocab(vocab.itos + [UNK])
         self.vocab = vocab
         self.streams = {split: vocab.encode(toks) for split, toks in tokens.items()}
+        known = set(vocab.itos)  # a token spelled <unk> in the text itself (PTB, WikiText) is not counted
+        self.oov_rate = {split: sum(t not in known for t in toks) / max(len(toks), 1) for split, toks in tokens.items()}
 
 
 class TextFileDataModule(SplitTextDataModule):
@@ -399,8 +448,9 @@ class TextFileDataModule(SplitTextDataModule):
         batch_size: int = 32,
         bptt: int = 100,
         seed: int = 0,
+        sampling: str = "stream",
     ):
-        super().__init__(level, batch_size, bptt, seed)
+        super().__init__(level, batch_size, bptt, seed, sampling)
         if not path:
             raise UserError("data=text needs a file: data.path=/path/to/some.txt")
         self.path, self.val_fraction, self.test_fraction = Path(path), val_fraction, test_fraction
@@ -440,8 +490,16 @@ class CorpusDataModule(SplitTextDataModule):
     files: dict[str, str]  # split -> file name inside folder
     sources: dict[str, tuple[str, str | None]]  # file name (or archive) -> (url, md5)
 
-    def __init__(self, root: str = "data", download: bool = True, batch_size: int = 20, bptt: int = 35, seed: int = 0):
-        super().__init__(self.level, batch_size, bptt, seed)
+    def __init__(
+        self,
+        root: str = "data",
+        download: bool = True,
+        batch_size: int = 20,
+        bptt: int = 35,
+        seed: int = 0,
+        sampling: str = "stream",
+    ):
+        super().__init__(self.level, batch_size, bptt, seed, sampling)
         self.root, self.download = Path(root), download
 
     def fetch(self, folder: Path) -> None:

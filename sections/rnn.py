@@ -96,7 +96,7 @@ def gradients_through_time(report: Report, steps: int) -> None:
         ("LSTM", ["model=lstm_lm"]),
     ):
         torch.manual_seed(0)
-        net = build_model(compose("train", overrides).model, data.description).net
+        net = build_model(compose("train", [*overrides, "data=longrange"]).model, data.description).net
         curves[label] = gradient_through_time(net, x, y)
         norms = curves[label]
         rows.append([label, norms[0], norms[steps // 2], norms[-1], norms[-1] / norms[0]])

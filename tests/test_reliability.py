@@ -148,7 +148,7 @@ def corrupt(path: Path, out: Path) -> Path:
 
 def other_model(path: Path, out: Path) -> Path:
     checkpoint = torch.load(path, weights_only=True)
-    checkpoint["zoo"]["model"]["width"] = 48  # the recipe now describes a different network
+    checkpoint["zoo"]["model"]["width"] = 48  # the spec now describes a different network
     torch.save(checkpoint, out)
     return out
 
@@ -157,7 +157,7 @@ def other_model(path: Path, out: Path) -> Path:
     "make, sentence",
     [
         (corrupt, "is corrupt or truncated and cannot be read"),
-        (other_model, "does not fit the model its recipe describes"),
+        (other_model, "does not fit the model its spec describes"),
     ],
     ids=["truncated", "other-model"],
 )

@@ -9,6 +9,7 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import RichProgressBar
 
+from zoo.checkpoint import save_atomically
 from zoo.errors import UserError
 
 
@@ -87,7 +88,7 @@ class CheckpointOnSigterm(L.Callback):
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         if self.requested:
             path = last_checkpoint_path(trainer)
-            trainer.save_checkpoint(path)
+            save_atomically(trainer, path)  # replaces a last.ckpt that links to best.ckpt, never writes through it
             print(f"SIGTERM: saved {path}; resume with resume=true and the same hydra.run.dir", flush=True)
             trainer.should_stop = True
 

@@ -14,19 +14,44 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from zoo.errors import UserError
 
 
-class AtomicCheckpoint(ModelCheckpoint):
-    """ModelCheckpoint that writes to a temporary file and renames it into place.
+def save_atomically(trainer, filepath: str, weights_only: bool = False) -> None:
+    """Write a checkpoint to a temporary file and rename it into place (also over a link, never through it).
 
-    A kill during a save leaves the previous best.ckpt / last.ckpt whole, so a resume never meets
-    a truncated file.
+    A kill during a save leaves the previous file whole, so a resume never meets a truncated file.
+    """
+    partial = f"{filepath}.partial"
+    trainer.save_checkpoint(partial, weights_only)  # rank 0 writes, all ranks wait
+    if trainer.is_global_zero:
+        os.replace(partial, filepath)  # atomic on POSIX: readers see the old file or the new one
+    trainer.strategy.barrier("atomic_checkpoint")
+
+
+class AtomicCheckpoint(ModelCheckpoint):
+    """ModelCheckpoint that writes atomically (save_atomically) and each state once.
+
+    When an epoch is the best so far, last.ckpt becomes a link to the best.ckpt just written instead
+    of a second copy of the same state; otherwise last.ckpt is written in full.
     """
 
+    def _save_last_checkpoint(self, trainer, monitor_candidates: dict) -> None:
+        if not self.save_last:
+            return
+        filepath = self.format_checkpoint_name(monitor_candidates, self.CHECKPOINT_NAME_LAST)
+        self.last_model_path = filepath
+        just_written = self._last_checkpoint_saved if self._last_global_step_saved == trainer.global_step else ""
+        if not just_written or just_written == filepath:
+            self._save_checkpoint(trainer, filepath)
+            return
+        if trainer.is_global_zero:  # made beside it and renamed over it: there is always a whole last.ckpt
+            partial = f"{filepath}.partial"
+            if os.path.lexists(partial):
+                os.remove(partial)
+            os.symlink(os.path.relpath(just_written, os.path.dirname(filepath)), partial)
+            os.replace(partial, filepath)
+        trainer.strategy.barrier("link_last_checkpoint")
+
     def _save_checkpoint(self, trainer, filepath: str) -> None:
-        partial = f"{filepath}.partial"
-        trainer.save_checkpoint(partial, self.save_weights_only)  # rank 0 writes, all ranks wait
-        if trainer.is_global_zero:
-            os.replace(partial, filepath)  # atomic on POSIX: readers see the old file or the new one
-        trainer.strategy.barrier("atomic_checkpoint")
+        save_atomically(trainer, filepath, self.save_weights_only)
         self._last_global_step_saved = trainer.global_step
         self._last_checkpoint_saved = filepath
         if trainer.is_global_zero:
@@ -49,5 +74,5 @@ def load_checkpoint(path) -> dict:
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as err:
         raise UserError(f"checkpoint {path} is corrupt or truncated and cannot be read ({err})") from err
     if not isinstance(checkpoint, dict) or "zoo" not in checkpoint or "state_dict" not in checkpoint:
-        raise UserError(f"checkpoint {path} was not written by this zoo's train.py (it has no model recipe)")
+        raise UserError(f"checkpoint {path} was not written by this zoo's train.py (it has no model spec)")
     return checkpoint

@@ -48,6 +48,16 @@ def choice(cfg, group: str) -> str | None:
     return OmegaConf.select(cfg, f"hydra.runtime.choices.{group}")
 
 
+def applied_recipes(cfg) -> list[str]:
+    """The recipe files (configs/recipe/model/, configs/recipe/pair/) that this composition applied."""
+    names = []
+    for group in ("recipe/model", "recipe/pair"):
+        name = choice(cfg, group)
+        if name and (CONFIG_DIR / group / f"{name}.yaml").is_file():
+            names.append(f"{group}/{name}")
+    return names
+
+
 # --- option types --------------------------------------------------------------------------------
 def _accepts(annotation, value) -> bool | None:
     """Whether value fits a constructor's type annotation; None when the annotation says nothing checkable."""

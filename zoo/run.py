@@ -21,7 +21,15 @@ from omegaconf import DictConfig, OmegaConf
 
 from datamodules.description import DataDescription
 from zoo.checkpoint import load_checkpoint
-from zoo.config import build_datamodule, build_model, choice, instantiate, instantiate_group, plain
+from zoo.config import (
+    applied_recipes,
+    build_datamodule,
+    build_model,
+    choice,
+    instantiate,
+    instantiate_group,
+    plain,
+)
 from zoo.errors import UserError
 
 # Hydra routes log records to the console and the run's log file; Lightning's own console handler
@@ -122,7 +130,7 @@ def train(cfg: DictConfig) -> dict:
     datamodule.prepare_data()
     description = datamodule.description
     model = build_model(cfg.model, description, (choice(cfg, "model"), choice(cfg, "data")))
-    model.recipe = {
+    model.spec = {
         "model": plain(cfg.model),
         "data": plain(cfg.data),
         "description": description.as_dict(),
@@ -159,6 +167,8 @@ def train(cfg: DictConfig) -> dict:
         "epochs": trainer.fit_loop.epoch_progress.current.completed,
         "world_size": trainer.world_size,
         "best_checkpoint": best,
+        # which configs/recipe/ files shaped this run (the pair's tuned settings, if there is one)
+        "recipe": " + ".join(r.split("/")[-1] for r in applied_recipes(cfg)) or "none",
     } | provenance(cfg.seed)
     if trainer.is_global_zero:
         model.save_figures(out_dir, datamodule)
@@ -168,34 +178,34 @@ def train(cfg: DictConfig) -> dict:
 
 
 def model_from_checkpoint(checkpoint: dict, path) -> L.LightningModule:
-    """The model the checkpoint's recipe describes, with its weights; a mismatch is one sentence."""
-    recipe = checkpoint["zoo"]
-    model = build_model(recipe["model"], DataDescription.from_dict(recipe["description"]))
+    """The model the checkpoint's spec describes, with its weights; a mismatch is one sentence."""
+    spec = checkpoint["zoo"]
+    model = build_model(spec["model"], DataDescription.from_dict(spec["description"]))
     try:
         model.load_state_dict(checkpoint["state_dict"])
     except RuntimeError as err:
         lines = str(err).splitlines()
         raise UserError(
-            f"checkpoint {path} does not fit the model its recipe describes: "
+            f"checkpoint {path} does not fit the model its spec describes: "
             f"{lines[1].strip() if len(lines) > 1 else err}"
         ) from err
-    model.recipe = recipe
+    model.spec = spec
     return model
 
 
-def evaluation_data_config(recipe_data: dict, cfg: DictConfig, overrides: list[str]):
+def evaluation_data_config(spec_data: dict, cfg: DictConfig, overrides: list[str]):
     """The checkpoint's data config with the command line's `data.*` overrides; `data=X` replaces it."""
     keys = [o.split("=", 1)[0].lstrip("+~") for o in overrides]
     if "data" in keys:  # another preset, served at the pixel scale the model was trained on
-        scaling = recipe_data.get("scaling")
+        scaling = spec_data.get("scaling")
         return OmegaConf.merge(cfg.data, {"scaling": scaling}) if scaling and "scaling" in cfg.data else cfg.data
     dotlist = [o.lstrip("+")[len("data.") :] for o in overrides if o.lstrip("+").startswith("data.")]
-    return OmegaConf.merge(OmegaConf.create(recipe_data), OmegaConf.from_dotlist(dotlist))
+    return OmegaConf.merge(OmegaConf.create(spec_data), OmegaConf.from_dotlist(dotlist))
 
 
 def evaluate(cfg: DictConfig, overrides: list[str]) -> dict:
     checkpoint = load_checkpoint(cfg.ckpt_path)
-    recipe = checkpoint["zoo"]
+    spec = checkpoint["zoo"]
     out_dir = Path(cfg.paths.output_dir)
     mode = cfg.get("mode", "test")
     if mode not in ("test", "generate"):
@@ -206,9 +216,9 @@ def evaluate(cfg: DictConfig, overrides: list[str]) -> dict:
     if split not in ("test", "val"):
         raise UserError(f"split must be test or val, got {split!r}")
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-    datamodule = build_datamodule(evaluation_data_config(recipe["data"], cfg, overrides))
+    datamodule = build_datamodule(evaluation_data_config(spec["data"], cfg, overrides))
     datamodule.prepare_data()
-    differences = DataDescription.from_dict(recipe["description"]).differences(datamodule.description)
+    differences = DataDescription.from_dict(spec["description"]).differences(datamodule.description)
     if differences:
         raise UserError(
             f"checkpoint {cfg.ckpt_path} was trained on other data than the data given, which differs in "

@@ -29,7 +29,7 @@ class Learner(L.LightningModule):
     """Base of the learning modules (classify, language model, adversarial, likelihood, ...).
 
     `data` is the datamodule's description. `optimizer` and `scheduler` are partial constructors
-    from the config (Hydra `_partial_: true`): optimizer(params) and scheduler(optimizer). `recipe`
+    from the config (Hydra `_partial_: true`): optimizer(params) and scheduler(optimizer). `spec`
     (set by zoo.run) is the composed model and data config as plain containers with the data's
     description; it is stored in every checkpoint so evaluate.py can rebuild the run from the file
     alone, and it loads with torch.load(weights_only=True).
@@ -73,7 +73,7 @@ class Learner(L.LightningModule):
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.scheduler_interval = scheduler_interval
-        self.recipe: dict = {}
+        self.spec: dict = {}
         self.samples_seen = 0
         self._sums: dict[tuple, torch.Tensor] = {}  # (split, *names) -> [weighted sums..., count]
         self.history: dict[str, list[float]] = {}  # "split/name" -> one mean per epoch
@@ -140,7 +140,10 @@ class Learner(L.LightningModule):
         if self.scheduler_factory is None:
             return optimizer
         scheduler = self.scheduler_factory(optimizer)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": self.scheduler_interval}}
+        schedule = {"scheduler": scheduler, "interval": self.scheduler_interval}
+        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            schedule["monitor"] = "val/loss"  # what a plateau is a plateau of
+        return {"optimizer": optimizer, "lr_scheduler": schedule}
 
     # --- steps: a learner defines _step(batch, split) -> loss; the three splits share it ------------
     def _step(self, batch, split: str) -> torch.Tensor:
@@ -165,7 +168,7 @@ class Learner(L.LightningModule):
         self.samples_seen += self.batch_samples(batch)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["zoo"] = self.recipe
+        checkpoint["zoo"] = self.spec
         # Resuming continues the same random stream (shuffling, dropout, augmentation), so a resumed
         # run ends where an uninterrupted one would.
         checkpoint["zoo_state"] = {"torch_rng": torch.get_rng_state(), "history": self.history}

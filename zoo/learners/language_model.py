@@ -57,6 +57,8 @@ class LanguageModel(Learner):
 
     def _step(self, batch, split: str):
         x, y = batch[0], batch[1]
+        if split == "train" and self.data.train_windows == "random":
+            self.hidden.pop(split, None)  # a window at a random place starts from a fresh state
         logits, hidden = self.net(x, self.hidden.get(split))
         self.hidden[split] = detach(hidden)  # carried to the next window, gradient stops here
         loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
@@ -98,6 +100,9 @@ class LanguageModel(Learner):
         optimal = getattr(datamodule, "optimal_nll", {}).get(split)
         if optimal is not None:
             extra["optimal_ppl"] = math.exp(optimal)  # the generator's own perplexity on this split
+        oov_rate = getattr(datamodule, "oov_rate", {}).get(split)
+        if oov_rate is not None and split != "train":
+            extra["oov_rate"] = oov_rate  # share of this split's tokens that the training vocabulary lacks
         return extra
 
     # --- gradients through time -------------------------------------------------------------------

@@ -13,6 +13,7 @@ def main(cfg) -> float | None:
     from zoo.errors import reported_as_sentences
     from zoo.run import train
 
+    metrics = {}  # stays empty when the run fails with a sentence (inside a sweep, the sweep goes on)
     with reported_as_sentences():
         metrics = train(cfg)
     # A multirun sweeper (e.g. Optuna) optimises the returned value.

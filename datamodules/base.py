@@ -71,6 +71,9 @@ class DescribedDataModule(L.LightningDataModule):
     def description(self) -> DataDescription:
         raise NotImplementedError
 
+    def adopt(self, trained_on: DataDescription) -> None:
+        """Serve the data as the model being evaluated saw it (called before loading; text adopts the vocabulary)."""
+
     def transfer_batch_to_device(self, batch, device, dataloader_idx):
         # In-memory CPU batches on a CPU run are already where they belong; Lightning's generic
         # collection walk costs more than a small model's step, so skip it then.

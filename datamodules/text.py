@@ -14,6 +14,7 @@ import urllib.request
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, IterableDataset
@@ -100,7 +101,7 @@ class StreamWindows(IterableDataset):
         mask = None if self.mask is None else self.mask[self._rows()]
         for start in range(0, data.shape[1] - 1, self.bptt):
             end = min(start + self.bptt, data.shape[1] - 1)
-            window = (data[:, start:end], data[:, start + 1 : end + 1])
+            window = (data[:, start:end].long(), data[:, start + 1 : end + 1].long())
             yield window if mask is None else (*window, mask[:, start + 1 : end + 1])
 
 
@@ -128,7 +129,7 @@ class RandomWindows(IterableDataset):
         offsets = torch.arange(self.bptt + 1)
         for _ in range(self.batches):
             starts = torch.randint(len(self.stream) - self.bptt - 1, (self.batch_size, 1), generator=generator)
-            window = self.stream[starts + offsets]
+            window = self.stream[starts + offsets].long()
             yield window[:, :-1], window[:, 1:]
 
 
@@ -160,14 +161,37 @@ class StreamDataModule(DescribedDataModule):
         self.streams: dict[str, torch.Tensor] = {}
         self.masks: dict[str, torch.Tensor] = {}
         self.vocab: Vocab | None = None
+        self.trained_vocab: list[str] | None = None  # set by adopt(): evaluate with the model's vocabulary
 
     def load(self) -> None:
         raise NotImplementedError
 
+    def adopt(self, trained_on: DataDescription) -> None:
+        """Read the text with the vocabulary of the model being evaluated; unknown tokens count as <unk>."""
+        if trained_on.kind != "tokens":
+            return
+        if trained_on.level != self.level:
+            raise UserError(
+                f"the checkpoint's model reads {trained_on.level}s but this data is cut into {self.level}s; "
+                f"pass data.level={trained_on.level}"
+            )
+        self.trained_vocab = list(trained_on.vocab)
+
     def _ensure(self) -> None:
         if not self._loaded:
             self.load()
+            self._check_lengths()
             self._loaded = True
+
+    def _check_lengths(self) -> None:
+        """Every split must fill data.batch_size rows of two tokens: found at loading, not after the fit."""
+        for split, stream in self.streams.items():
+            if len(stream) // self.batch_size < 2:
+                fraction = f", a larger data.{split}_fraction" if hasattr(self, f"{split}_fraction") else ""
+                raise UserError(
+                    f"the {split} split has {len(stream)} tokens, too few for data.batch_size={self.batch_size} rows "
+                    f"of at least two; use a smaller data.batch_size{fraction} or a longer text"
+                )
 
     @property
     def description(self) -> DataDescription:
@@ -206,7 +230,7 @@ class StreamDataModule(DescribedDataModule):
         rows = min(8, max(1, (len(stream) - 1) // steps))
         x = stream[: rows * steps].view(rows, steps)
         y = stream[1 : rows * steps + 1].view(rows, steps)
-        return x, y
+        return x.long(), y.long()
 
     def decode(self, ids: list[int]) -> str:
         return detokenize([self.vocab.itos[i] for i in ids], self.level)
@@ -384,6 +408,8 @@ class LongRangeDataModule(StreamDataModule):
 # --- text from files ------------------------------------------------------------------------------
 def read_text(path: Path) -> str:
     """A UTF-8 text file's contents; an empty, binary or missing file is one clear sentence."""
+    if path.is_dir():
+        raise UserError(f"{path} is a folder; data.path names one text file")
     if not path.is_file():
         raise UserError(f"text file {path} does not exist")
     raw = path.read_bytes()
@@ -426,14 +452,64 @@ class SplitTextDataModule(StreamDataModule):
         raise NotImplementedError
 
     def load(self) -> None:
-        tokens = {split: tokenize(text, self.level) for split, text in self.texts().items()}
-        vocab = Vocab.from_tokens(tokens["train"])
-        if UNK not in vocab.stoi:  # unseen tokens of val/test map here
-            vocab = Vocab(vocab.itos + [UNK])
+        texts = self.texts()
+        if self.level == "char":
+            vocab = Vocab(self.trained_vocab) if self.trained_vocab else Vocab(char_vocabulary(texts["train"]) + [UNK])
+            encoded = {split: encode_chars(text, vocab) for split, text in texts.items()}
+        else:
+            tokens = {split: tokenize(text, self.level) for split, text in texts.items()}
+            vocab = Vocab(self.trained_vocab) if self.trained_vocab else Vocab.from_tokens(tokens["train"])
+            if UNK not in vocab.stoi:  # unseen tokens of val/test map here
+                vocab = Vocab(vocab.itos + [UNK])
+            # a token spelled <unk> in the text itself (PTB, WikiText) is not counted as unknown
+            encoded = {
+                split: (compact(vocab.encode(toks)), sum(t not in vocab.stoi for t in toks))
+                for split, toks in tokens.items()
+            }
         self.vocab = vocab
-        self.streams = {split: vocab.encode(toks) for split, toks in tokens.items()}
-        known = set(vocab.itos)  # a token spelled <unk> in the text itself (PTB, WikiText) is not counted
-        self.oov_rate = {split: sum(t not in known for t in toks) / max(len(toks), 1) for split, toks in tokens.items()}
+        self.streams = {split: ids for split, (ids, _) in encoded.items()}
+        self.oov_rate = {split: unknown / max(len(encoded[split][0]), 1) for split, (_, unknown) in encoded.items()}
+
+
+def compact(ids: torch.Tensor) -> torch.Tensor:
+    """Token ids in the smallest integer type that holds them (windows become int64 when served)."""
+    top = int(ids.max()) if len(ids) else 0
+    return ids.to(torch.int16 if top < 2**15 else torch.int32)
+
+
+CHUNK = 1 << 20  # characters converted at a time: the temporary arrays stay a few MB
+
+
+def _codes(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+def char_vocabulary(text: str) -> list[str]:
+    """The characters of a text, most frequent first (ties by code point), as Vocab.from_tokens orders them."""
+    counts: Counter = Counter()
+    for start in range(0, len(text), CHUNK):
+        codes, n = np.unique(_codes(text[start : start + CHUNK]), return_counts=True)
+        counts.update(dict(zip(codes.tolist(), n.tolist())))
+    return [chr(c) for c in sorted(counts, key=lambda c: (-counts[c], chr(c)))]
+
+
+def encode_chars(text: str, vocab: Vocab) -> tuple[torch.Tensor, int]:
+    """Character ids of a text (unknown ones as <unk>) and how many were unknown, chunk by chunk."""
+    single = [(ord(s), i) for s, i in vocab.stoi.items() if len(s) == 1]
+    keys = np.array(sorted(c for c, _ in single), dtype=np.uint32)
+    ids_of_keys = np.array([i for _, i in sorted(single)], dtype=np.int64)
+    unk = vocab.stoi.get(UNK, -1)
+    out = np.empty(len(text), dtype=np.int16 if len(vocab) < 2**15 else np.int32)
+    unknown = 0
+    for start in range(0, len(text), CHUNK):
+        codes = _codes(text[start : start + CHUNK])
+        pos = np.minimum(np.searchsorted(keys, codes), max(len(keys) - 1, 0))
+        known = keys[pos] == codes if len(keys) else np.zeros(len(codes), dtype=bool)
+        unknown += int((~known).sum())
+        out[start : start + len(codes)] = np.where(known, ids_of_keys[pos] if len(keys) else 0, unk)
+    if unknown and unk < 0:
+        raise UserError(f"{unknown} characters are not in the model's vocabulary and it has no {UNK}")
+    return torch.from_numpy(out), unknown
 
 
 class TextFileDataModule(SplitTextDataModule):

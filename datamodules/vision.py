@@ -80,6 +80,13 @@ class VisionDataModule(InMemoryDataModule):
         return missing_files(self.name, folder, files, self.download, reason)
 
 
+def unreadable(name: str, folder: Path, reason: str) -> UserError:
+    return UserError(
+        f"the {name} files in {folder} cannot be read ({reason}); they may be truncated or of another data set: "
+        f"delete them to download again, or copy whole ones there"
+    )
+
+
 class _TorchvisionIDX(VisionDataModule):
     """MNIST-layout data sets: root/<Class>/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte."""
 
@@ -97,8 +104,11 @@ class _TorchvisionIDX(VisionDataModule):
             raise self.missing(folder, files)
         try:
             data = cls(str(self.root), train=train, download=self.download and not exists)
-        except (RuntimeError, OSError) as err:
-            raise self.missing(folder, files, str(err).splitlines()[0][:160]) from err
+        except Exception as err:  # the files' bytes decide what fails; every failure is the same sentence
+            reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
+            if exists:
+                raise unreadable(self.name, folder, reason) from err
+            raise self.missing(folder, files, reason) from err
         return data.data.unsqueeze(1).contiguous(), data.targets.long()
 
 
@@ -121,10 +131,13 @@ def read_cifar_batches(folder: Path, names: list[str]) -> tuple[torch.Tensor, to
     """The original python-pickled CIFAR-10 batches: dict with b"data" (N x 3072 uint8) and b"labels"."""
     xs, ys = [], []
     for name in names:
-        with open(folder / name, "rb") as f:
-            entry = pickle.load(f, encoding="bytes")  # the format CIFAR-10 is published in
-        xs.append(np.asarray(entry[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
-        ys.append(np.asarray(entry[b"labels"], dtype=np.int64))
+        try:
+            with open(folder / name, "rb") as f:
+                entry = pickle.load(f, encoding="bytes")  # the format CIFAR-10 is published in
+            xs.append(np.asarray(entry[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
+            ys.append(np.asarray(entry[b"labels"], dtype=np.int64))
+        except Exception as err:  # a truncated or foreign file fails in the unpickler or in the reshape
+            raise unreadable("CIFAR-10", folder, f"{name}: {type(err).__name__} {err}"[:160]) from err
     return torch.from_numpy(np.concatenate(xs)), torch.from_numpy(np.concatenate(ys))
 
 

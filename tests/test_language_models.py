@@ -1,6 +1,8 @@
 """RNN / LSTM / GRU language models: the slide's equations, truncated BPTT, perplexity, corpora, sampling."""
 
+import json
 import math
+import tracemalloc
 
 import pytest
 import torch
@@ -15,6 +17,7 @@ from datamodules.text import (
     TinyShakespeareDataModule,
     WikiText2DataModule,
 )
+from tests.conftest import run_cli
 from tests.test_train import epoch_losses
 from zoo.config import compose
 from zoo.errors import UserError
@@ -248,3 +251,42 @@ def test_missing_corpus_offline_and_bad_text_files_are_sentences(tmp_path):
         TextFileDataModule(path=str(empty)).setup()
     with pytest.raises(UserError, match="looks binary"):
         TextFileDataModule(path=str(binary)).setup()
+
+
+def test_evaluation_reads_any_text_with_the_checkpoints_vocabulary(compose_train, tmp_path):
+    """Another text is scored in the model's own ids; what the model never saw counts as unknown."""
+    seen = tmp_path / "lower.txt"
+    seen.write_text("the cat sat on the mat. " * 300)
+    train(compose_train("model=gru_lm", "data=text", f"data.path={seen}", "data.batch_size=8", "trainer.max_epochs=1"))
+    ckpt = tmp_path / "checkpoints" / "best.ckpt"
+    shouted = tmp_path / "upper.txt"
+    shouted.write_text("THE CAT SAT ON THE MAT. " * 300)
+
+    def scored(*overrides):
+        return evaluate(compose("evaluate", [f"ckpt_path={ckpt}", *overrides], tmp_path / "eval"), list(overrides))
+
+    same = scored(f"++data.path={seen}")
+    other = scored(f"++data.path={shouted}")
+    assert same["test/oov_rate"] == 0.0
+    assert other["test/oov_rate"] == pytest.approx(17 / 24, abs=0.01)  # every letter is new; spaces and the dot are not
+    assert other["test/loss"] > same["test/loss"]
+    with pytest.raises(UserError, match="reads chars but this data is cut into words; pass data.level=char"):
+        scored(f"++data.path={seen}", "++data.level=word")
+
+    cli = run_cli("evaluate.py", f"ckpt_path={ckpt}", f"data.path={shouted}", f"hydra.run.dir={tmp_path}/cli")
+    assert cli.returncode == 0, cli.stderr[-2000:]
+    assert json.loads((tmp_path / "cli" / "metrics.json").read_text())["test/oov_rate"] == other["test/oov_rate"]
+
+
+def test_a_character_corpus_costs_under_10_bytes_per_character(tmp_path):
+    """No Python object per character: the peak of Python and numpy allocations while loading, per character."""
+    corpus = tmp_path / "big.txt"
+    line = "It was the best of times, it was the worst of times; 1859.\n"
+    corpus.write_text(line * (8_000_000 // len(line)))
+    data = TextFileDataModule(path=str(corpus), level="char", batch_size=32, bptt=100)
+    tracemalloc.start()
+    data.setup()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak / corpus.stat().st_size <= 10, peak / corpus.stat().st_size
+    assert data.streams["train"].dtype == torch.int16

@@ -39,7 +39,9 @@ def test_kaiming_init_keeps_relu_activations_from_shrinking():
 
 
 def test_unknown_activation_and_init_are_sentences():
-    with pytest.raises(UserError, match="unknown activation 'swish'; choose one of sigmoid, tanh, relu, identity"):
+    with pytest.raises(
+        UserError, match="model.activation 'swish' is unknown; choose one of sigmoid, tanh, relu, identity"
+    ):
         MLP([2], 2, activation="swish")
     with pytest.raises(UserError, match="unknown init 'orthogonal'"):
         MLP([2], 2, init="orthogonal")

@@ -64,6 +64,9 @@ def test_a_killed_run_resumes_to_the_same_result(tmp_path):
     got = json.loads((run_dir / "metrics.json").read_text())
     for key in ("test/acc", "test/loss", "val/loss", "epochs"):
         assert got[key] == expected[key], key
+    from tests.test_run_folders import logged_epochs  # every epoch once, also those before the kill
+
+    assert logged_epochs(run_dir) == logged_epochs(tmp_path / "reference") == list(range(6))
 
 
 def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path):
@@ -156,7 +159,7 @@ def other_model(path: Path, out: Path) -> Path:
 @pytest.mark.parametrize(
     "make, sentence",
     [
-        (corrupt, "is corrupt or truncated and cannot be read"),
+        (corrupt, "is corrupt, truncated or not a checkpoint"),
         (other_model, "does not fit the model its spec describes"),
     ],
     ids=["truncated", "other-model"],
@@ -184,8 +187,8 @@ def test_evaluating_on_data_of_another_shape_is_a_sentence(trained_checkpoint, t
             "of shape (2,); use data=digits",
         ),
         (["data.batch_size=5000"], 2, "data.batch_size=5000 is larger than the training split (1257 examples)"),
-        (["model.optimizer.lr=-1"], 2, "model.optimizer.lr must be positive, got -1"),
-        (["trainer.max_epochs=-5"], 2, "trainer.max_epochs must be >= 1 (or -1 for no limit), got -5"),
+        (["model.optimizer.lr=-1"], 2, "model.optimizer.lr must be a positive number, got -1"),
+        (["trainer.max_epochs=-5"], 2, "trainer.max_epochs must be an integer >= 1, or -1 for no limit, got -5"),
         (["trainer=gpu"], 2, "the trainer settings cannot be met on this machine"),
         (["hydra.run.dir=/proc/zoo-run"], 2, "cannot write the run folder /proc/zoo-run"),
         (

@@ -99,9 +99,9 @@ def test_mlp_trains_on_mnist_files(compose_train, tmp_path):
 
 
 def test_impossible_values_fail_before_training(compose_train):
-    with pytest.raises(UserError, match="model.optimizer.lr must be positive, got -0.1"):
+    with pytest.raises(UserError, match="model.optimizer.lr must be a positive number, got -0.1"):
         train(compose_train("model.optimizer.lr=-0.1"))
-    with pytest.raises(UserError, match="trainer.max_epochs must be >= 1"):
+    with pytest.raises(UserError, match="trainer.max_epochs must be an integer >= 1"):
         train(compose_train("trainer.max_epochs=0"))
 
 

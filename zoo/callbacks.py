@@ -10,7 +10,7 @@ import torch
 from lightning.pytorch.callbacks import RichProgressBar
 
 from zoo.checkpoint import save_atomically
-from zoo.errors import UserError
+from zoo.errors import Interrupted, UserError
 
 
 def last_checkpoint_path(trainer: L.Trainer) -> str:
@@ -73,28 +73,46 @@ class FiniteLossGuard(L.Callback):
 
 
 class CheckpointOnSigterm(L.Callback):
-    """On SIGTERM (what SLURM sends before preemption) save last.ckpt after the current step and stop."""
+    """On SIGTERM (what SLURM sends before preemption) or Ctrl-C, save last.ckpt after the current step and stop.
+
+    SIGTERM ends the run as a finished one (its test runs on the best checkpoint so far); Ctrl-C stops
+    at once with the same hint and exit status 130. A second Ctrl-C interrupts without saving.
+    """
 
     def __init__(self):
-        self.requested = False
+        self.requested: str | None = None  # the signal's name once one arrived
 
     def on_train_start(self, trainer, pl_module):
         if trainer.is_global_zero or trainer.world_size == 1:
-            self._previous = signal.signal(signal.SIGTERM, self._request)
+            self._previous = {sig: signal.signal(sig, self._request) for sig in (signal.SIGTERM, signal.SIGINT)}
 
     def _request(self, signum, frame):
-        self.requested = True
+        self.requested = signal.Signals(signum).name
+        if signum == signal.SIGINT:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        if self.requested:
-            path = last_checkpoint_path(trainer)
-            save_atomically(trainer, path)  # replaces a last.ckpt that links to best.ckpt, never writes through it
-            print(f"SIGTERM: saved {path}; resume with resume=true and the same hydra.run.dir", flush=True)
-            trainer.should_stop = True
+        if not self.requested:
+            return
+        path = last_checkpoint_path(trainer)
+        save_atomically(trainer, path)  # replaces a last.ckpt that links to best.ckpt, never writes through it
+        hint = f"saved {path}; resume with resume=true hydra.run.dir={Path(path).parent.parent}"
+        if self.requested == "SIGINT":
+            self._restore()
+            raise Interrupted(hint)
+        print(f"SIGTERM: {hint}", flush=True)
+        trainer.should_stop = True
+
+    def _restore(self) -> None:
+        for sig, handler in getattr(self, "_previous", {}).items():
+            signal.signal(sig, handler)
+        self._previous = {}
 
     def on_train_end(self, trainer, pl_module):
-        if hasattr(self, "_previous"):
-            signal.signal(signal.SIGTERM, self._previous)
+        self._restore()
+
+    def on_exception(self, trainer, pl_module, exception):
+        self._restore()
 
 
 class EpochProgressBar(RichProgressBar):

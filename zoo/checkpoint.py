@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import pickle
 import zipfile
 from pathlib import Path
 from weakref import proxy
@@ -62,17 +61,27 @@ class AtomicCheckpoint(ModelCheckpoint):
 def load_checkpoint(path) -> dict:
     """Load a zoo checkpoint safely; every failure is one sentence that names the file."""
     path = Path(str(path))
+    if path.is_dir():
+        raise UserError(f"checkpoint {path} is a folder; give a .ckpt file, e.g. {path}/checkpoints/best.ckpt")
     if not path.is_file():
         raise UserError(f"checkpoint {path} does not exist; train.py writes them to <run folder>/checkpoints/")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
+    except Exception as err:  # the unpickler meets arbitrary bytes here: any failure means "not readable"
+        # a torch.save archive whose pickle names a Python function or class (random bytes are no archive)
+        if "global" in str(err).lower() and zipfile.is_zipfile(path):
+            raise UserError(
+                f"checkpoint {path} holds Python objects that could run code when loaded, so it was refused "
+                f"(only tensors and plain containers are read)"
+            ) from err
+        reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
         raise UserError(
-            f"checkpoint {path} holds Python objects that could run code when loaded, so it was refused "
-            f"(only tensors and plain containers are read)"
+            f"checkpoint {path} is corrupt, truncated or not a checkpoint, and cannot be read ({reason})"
         ) from err
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as err:
-        raise UserError(f"checkpoint {path} is corrupt or truncated and cannot be read ({err})") from err
-    if not isinstance(checkpoint, dict) or "zoo" not in checkpoint or "state_dict" not in checkpoint:
+    if (
+        not isinstance(checkpoint, dict)
+        or not isinstance(checkpoint.get("zoo"), dict)
+        or "state_dict" not in checkpoint
+    ):
         raise UserError(f"checkpoint {path} was not written by this zoo's train.py (it has no model spec)")
     return checkpoint

@@ -67,6 +67,8 @@ def _accepts(annotation, value) -> bool | None:
         return None if None in answers else any(answers)
     if annotation is type(None):
         return value is None
+    if origin is typing.Literal:
+        return value in typing.get_args(annotation)
     if annotation in (list, tuple) or origin in (list, tuple):
         return isinstance(value, (list, tuple))
     if annotation is float:  # 1 is a fine float
@@ -79,6 +81,8 @@ def _accepts(annotation, value) -> bool | None:
 
 
 def _type_name(annotation) -> str:
+    if typing.get_origin(annotation) is typing.Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(annotation))
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         return " or ".join(_type_name(a) for a in typing.get_args(annotation) if a is not type(None))
     return getattr(annotation, "__name__", str(annotation))

@@ -1,15 +1,54 @@
-"""Hydra callbacks: checks that must happen before Hydra itself starts a run."""
+"""Hydra callbacks: what must happen around Hydra's own work on a run folder.
+
+Before a run: its folder must be writable, not in use by another run (a lock the kernel drops when a
+process dies, so a killed run leaves nothing stuck), and not hold another run unless it is resumed
+with a compatible config. Hydra writes `.hydra/` before the task starts, so these checks cannot wait
+for the task. After a sweep: a summary of every job.
+"""
 
 from __future__ import annotations
 
+import fcntl
+import json
+import os
 import sys
 import tempfile
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
+from hydra.core.utils import JobStatus
 from hydra.experimental.callback import Callback
+from omegaconf import OmegaConf
 
-from zoo.errors import EXIT_USER_ERROR
+from zoo.errors import EXIT_USER_ERROR, failed_job
+
+# Keys a resumed run may change: how long and where it runs, what it logs. Anything else (model, data,
+# seed, the optimisation) would continue one run with the weights and state of another.
+RESUMABLE_CHANGES = (
+    "resume",
+    "ckpt_path",
+    "test",
+    "compile",
+    "channels_last",
+    "trainer.max_epochs",
+    "trainer.max_steps",
+    "trainer.min_epochs",
+    "trainer.accelerator",
+    "trainer.devices",
+    "trainer.num_nodes",
+    "trainer.strategy",
+    "trainer.precision",
+    "trainer.sync_batchnorm",
+    "callbacks",
+    "logger",
+)
+RUN_MARKERS = (".hydra/config.yaml", "checkpoints", "metrics.json")
+_held_locks: list = []  # open lock files live as long as the process
+
+
+def _refuse(sentence: str) -> None:
+    print(f"error: {sentence}", file=sys.stderr)
+    sys.exit(EXIT_USER_ERROR)
 
 
 def _require_writable(folder: str) -> None:
@@ -18,22 +57,128 @@ def _require_writable(folder: str) -> None:
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as err:
-        print(
-            f"error: cannot write the run folder {folder} ({err.strerror or err}); "
-            f"pass hydra.run.dir=<a folder you can write>",
-            file=sys.stderr,
+        _refuse(
+            f"cannot write the run folder {folder} ({err.strerror or err}); pass hydra.run.dir=<a folder you can write>"
         )
-        sys.exit(EXIT_USER_ERROR)
 
 
-class RequireWritableOutput(Callback):
-    """Fail with one sentence, before anything runs, when the run (or sweep) folder cannot be written."""
+def _lock(folder: Path) -> None:
+    """Hold folder/.lock for the life of this process; another holder means another run is using it."""
+    handle = open(folder / ".lock", "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        _refuse(
+            f"the run folder {folder} is in use by a run that is still going ({holder}); wait for it to end "
+            f"or pass another hydra.run.dir"
+        )
+    handle.truncate(0)
+    handle.write(f"pid {os.getpid()}")
+    handle.flush()
+    _held_locks.append(handle)
+
+
+def _flat(node, prefix: str = "") -> dict:
+    if isinstance(node, dict):
+        out = {}
+        for key, value in node.items():
+            out |= _flat(value, f"{prefix}{key}.")
+        return out or {prefix.rstrip("."): {}}
+    return {prefix.rstrip("."): node}
+
+
+def config_changes(old: dict, new: dict) -> list[str]:
+    """Dotted keys whose (unresolved) values differ between two task configs."""
+    old, new = _flat(old), _flat(new)
+    return sorted(k for k in old.keys() | new.keys() if old.get(k, "<absent>") != new.get(k, "<absent>"))
+
+
+def _allowed(key: str) -> bool:
+    return any(key == allowed or key.startswith(f"{allowed}.") for allowed in RESUMABLE_CHANGES)
+
+
+def _check_owner(folder: Path, task_cfg: dict) -> None:
+    """A folder that holds a run is continued only by resume=true with the same model, data and seed."""
+    held = [marker for marker in RUN_MARKERS if (folder / marker).exists()]
+    if not held:
+        return
+    if not task_cfg.get("resume") or task_cfg.get("task_name") != "train":
+        _refuse(
+            f"the run folder {folder} already holds a run ({', '.join(held)}); resume=true continues it, "
+            f"or pass another hydra.run.dir"
+        )
+    saved = folder / ".hydra" / "config.yaml"
+    if not saved.is_file():
+        return  # resume_from says what is missing
+    old = OmegaConf.to_container(OmegaConf.load(saved), resolve=False)
+    changes = config_changes(old, task_cfg)
+    refused = [k for k in changes if not _allowed(k)]
+    if refused:
+        shown = "; ".join(
+            f"{k}: {_flat(old).get(k, '<absent>')!r} -> {_flat(task_cfg).get(k, '<absent>')!r}" for k in refused[:5]
+        )
+        _refuse(
+            f"resume=true would continue the run in {folder} with another config ({shown}); only "
+            f"how long and where it runs may change (trainer.max_epochs, trainer.devices, ...); "
+            f"start a new run for the rest"
+        )
+    if changes:
+        print(f"resuming {folder} with changes: {', '.join(changes)}", flush=True)
+
+
+def _is_launched_rank() -> bool:
+    """A DDP process other than the first re-runs the command in the first one's folder."""
+    return any(os.environ.get(name, "0") != "0" for name in ("LOCAL_RANK", "RANK", "SLURM_PROCID"))
+
+
+class GuardRunFolder(Callback):
+    """Fail with one sentence, before anything runs, when the run (or sweep) folder cannot be used."""
 
     # Hydra calls these before it sets HydraConfig, which the folders' ${hydra:...} parts read.
     def on_run_start(self, config, **kwargs) -> None:
         HydraConfig.instance().set_config(config)
-        _require_writable(config.hydra.run.dir)
+        if _is_launched_rank():
+            return
+        folder = config.hydra.run.dir
+        _require_writable(folder)
+        _lock(Path(folder))
+        task_cfg = OmegaConf.to_container(config, resolve=False)
+        task_cfg.pop("hydra", None)
+        _check_owner(Path(folder), task_cfg)
 
     def on_multirun_start(self, config, **kwargs) -> None:
         HydraConfig.instance().set_config(config)
         _require_writable(config.hydra.sweep.dir)
+        _lock(Path(config.hydra.sweep.dir))
+
+
+class SweepSummary(Callback):
+    """Every job of a sweep leaves status.json; at the end, summary.json lists them and failures set exit 2."""
+
+    def on_job_end(self, config, job_return, **kwargs) -> None:
+        if HydraConfig.get().mode.name != "MULTIRUN":
+            return
+        status = {"job": config.hydra.job.num, "overrides": list(config.hydra.overrides.task)}
+        if job_return.status == JobStatus.FAILED:
+            error = job_return._return_value  # the exception; reading .return_value would raise it
+            status |= {"status": "crashed", "error": f"{type(error).__name__}: {error}"}
+        elif failed_job:
+            status |= {"status": "failed", "error": failed_job["error"]}
+        else:
+            status |= {"status": "completed"}
+        Path(config.hydra.runtime.output_dir, "status.json").write_text(json.dumps(status, indent=2) + "\n")
+
+    def on_multirun_end(self, config, **kwargs) -> None:
+        sweep = Path(config.hydra.sweep.dir)
+        jobs = sorted(
+            (json.loads(p.read_text()) for p in sweep.glob("*/status.json")), key=lambda status: status["job"]
+        )
+        (sweep / "summary.json").write_text(json.dumps(jobs, indent=2) + "\n")
+        failed = [job for job in jobs if job["status"] != "completed"]
+        print(f"sweep: {len(jobs) - len(failed)} of {len(jobs)} jobs completed; summary in {sweep / 'summary.json'}")
+        for job in failed:
+            print(f"  job {job['job']} ({' '.join(job['overrides'])}) {job['status']}: {job['error']}", file=sys.stderr)
+        if failed:
+            sys.exit(EXIT_USER_ERROR)

@@ -11,6 +11,7 @@ import logging
 import subprocess
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import hydra
@@ -31,6 +32,7 @@ from zoo.config import (
     plain,
 )
 from zoo.errors import UserError
+from zoo.options import building, check_group, check_options
 
 # Hydra routes log records to the console and the run's log file; Lightning's own console handler
 # would print each of its lines a second time.
@@ -39,16 +41,6 @@ logging.getLogger("lightning").handlers.clear()
 # caution about iterable datasets with a length under several workers (the token streams use none).
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
 warnings.filterwarnings("ignore", message=r"Your `IterableDataset` has `__len__` defined")
-
-
-def check_config(cfg) -> None:
-    """Catch impossible values before any work is done."""
-    lr = OmegaConf.select(cfg, "model.optimizer.lr")
-    if lr is not None and lr <= 0:
-        raise UserError(f"model.optimizer.lr must be positive, got {lr}")
-    epochs = OmegaConf.select(cfg, "trainer.max_epochs")
-    if epochs is not None and epochs != -1 and epochs < 1:
-        raise UserError(f"trainer.max_epochs must be >= 1 (or -1 for no limit), got {epochs}")
 
 
 def build_trainer(cfg, callbacks: list, loggers: list) -> L.Trainer:
@@ -104,8 +96,9 @@ def write_metrics(metrics: dict, out_dir: Path, title: str) -> None:
     console.print(f"run folder: {out_dir}", soft_wrap=True)
 
 
-def resume_from(cfg: DictConfig, out_dir: Path) -> str | None:
-    """The checkpoint to continue from: ckpt_path, or with resume=true this run folder's last.ckpt."""
+def resume_from(cfg: DictConfig, out_dir: Path) -> tuple[str | None, tuple[int, int]]:
+    """The checkpoint to continue from (ckpt_path, or with resume=true this run folder's last.ckpt),
+    and where in training it stands: (the epoch it continues in, optimizer steps done)."""
     path = cfg.get("ckpt_path")
     if cfg.get("resume") and path is None:
         last = out_dir / "checkpoints" / "last.ckpt"
@@ -115,21 +108,43 @@ def resume_from(cfg: DictConfig, out_dir: Path) -> str | None:
                 f"or ckpt_path=<checkpoint>"
             )
         path = str(last)
-    if path is not None:
-        load_checkpoint(path)  # refuses unsafe or corrupt files with a sentence before Lightning reads it
-    return path
+    if path is None:
+        return None, (0, 0)
+    checkpoint = load_checkpoint(path)  # refuses unsafe or corrupt files with a sentence before Lightning reads it
+    loop = checkpoint.get("loops", {}).get("fit_loop", {})
+    try:
+        position = (
+            int(loop["epoch_progress"]["current"]["processed"]),  # the epoch a resume starts in
+            int(loop["epoch_loop.state_dict"]["_batches_that_stepped"]),
+        )
+    except (KeyError, TypeError, ValueError) as err:
+        raise UserError(f"checkpoint {path} holds no training state to continue from (weights only?)") from err
+    return path, position
 
 
 # --- the two commands -----------------------------------------------------------------------------
-def train(cfg: DictConfig) -> dict:
-    called = time.perf_counter()
-    check_config(cfg)
+@dataclass
+class Prepared:
+    """A training run ready to fit: what `train` builds before any step is taken."""
+
+    datamodule: L.LightningDataModule
+    model: L.LightningModule
+    callbacks: list
+    trainer: L.Trainer
+    ckpt_path: str | None
+
+
+def prepare(cfg: DictConfig) -> Prepared:
+    """Options checked, then data, model, callbacks, loggers and trainer built: every refusal happens here."""
+    check_options(cfg, "train")
     out_dir = Path(cfg.paths.output_dir)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-    datamodule = build_datamodule(cfg.data)
-    datamodule.prepare_data()
-    description = datamodule.description
-    model = build_model(cfg.model, description, (choice(cfg, "model"), choice(cfg, "data")))
+    with building("data"):
+        datamodule = build_datamodule(cfg.data)
+        datamodule.prepare_data()
+        description = datamodule.description
+    with building("model"):
+        model = build_model(cfg.model, description, (choice(cfg, "model"), choice(cfg, "data")))
     model.spec = {
         "model": plain(cfg.model),
         "data": plain(cfg.data),
@@ -141,20 +156,35 @@ def train(cfg: DictConfig) -> dict:
         model = model.to(memory_format=torch.channels_last)
     if cfg.get("compile"):
         model.net.compile()  # in place, so checkpoint keys stay those of the plain net
-    ckpt_path = resume_from(cfg, out_dir)
+    ckpt_path, (epochs_done, steps_done) = resume_from(cfg, out_dir)
     if model.ddp_unused_parameters and cfg.trainer.get("strategy") == "ddp":
         cfg.trainer.strategy = "ddp_find_unused_parameters_true"
-    callbacks = instantiate_group(cfg.get("callbacks"))
-    trainer = build_trainer(cfg, callbacks, instantiate_group(cfg.get("logger")))
+    with building("callbacks"):
+        callbacks = instantiate_group(cfg.get("callbacks"))
+    with building("logger"):
+        loggers = instantiate_group(cfg.get("logger"))
+    if ckpt_path and cfg.get("resume"):  # the logs of this run folder continue where the checkpoint stands
+        for logger in loggers:
+            if hasattr(logger, "continue_from"):
+                logger.continue_from(epochs_done, steps_done)
+    return Prepared(datamodule, model, callbacks, build_trainer(cfg, callbacks, loggers), ckpt_path)
+
+
+def train(cfg: DictConfig) -> dict:
+    called = time.perf_counter()
+    run = prepare(cfg)
+    datamodule, model, callbacks, trainer = run.datamodule, run.model, run.callbacks, run.trainer
+    out_dir = Path(cfg.paths.output_dir)
     start = time.perf_counter()
-    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+    trainer.fit(model, datamodule=datamodule, ckpt_path=run.ckpt_path, weights_only=True)
     fit_seconds = time.perf_counter() - start
 
     metrics = _scalars(trainer.callback_metrics, "train/")
     checkpoint = next((cb for cb in callbacks if isinstance(cb, ModelCheckpoint)), None)
     best = checkpoint.best_model_path if checkpoint else ""
-    if cfg.get("test") and best:
-        model.load_state_dict(load_checkpoint(best)["state_dict"])
+    if cfg.get("test"):  # the best checkpoint's weights; the last weights when no validation ran
+        if best:
+            model.load_state_dict(load_checkpoint(best)["state_dict"])
         metrics |= _scalars(trainer.validate(model, datamodule=datamodule, verbose=False)[0])
         metrics |= _scalars(trainer.test(model, datamodule=datamodule, verbose=False)[0])
     metrics |= {
@@ -180,10 +210,16 @@ def train(cfg: DictConfig) -> dict:
 def model_from_checkpoint(checkpoint: dict, path) -> L.LightningModule:
     """The model the checkpoint's spec describes, with its weights; a mismatch is one sentence."""
     spec = checkpoint["zoo"]
-    model = build_model(spec["model"], DataDescription.from_dict(spec["description"]))
+    try:
+        description = DataDescription.from_dict(spec["description"])
+        model_cfg = dict(spec["model"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise UserError(f"checkpoint {path} has a damaged model spec ({err!r}); train it again") from err
+    with building("checkpoint's model"):
+        model = build_model(model_cfg, description)
     try:
         model.load_state_dict(checkpoint["state_dict"])
-    except RuntimeError as err:
+    except (RuntimeError, TypeError, AttributeError) as err:
         lines = str(err).splitlines()
         raise UserError(
             f"checkpoint {path} does not fit the model its spec describes: "
@@ -204,28 +240,31 @@ def evaluation_data_config(spec_data: dict, cfg: DictConfig, overrides: list[str
 
 
 def evaluate(cfg: DictConfig, overrides: list[str]) -> dict:
+    check_options(cfg, "evaluate")
     checkpoint = load_checkpoint(cfg.ckpt_path)
     spec = checkpoint["zoo"]
     out_dir = Path(cfg.paths.output_dir)
-    mode = cfg.get("mode", "test")
-    if mode not in ("test", "generate"):
-        raise UserError(f"mode must be test or generate, got {mode!r}")
-    if mode == "generate":
+    if cfg.mode == "generate":
         return {"generated": model_from_checkpoint(checkpoint, cfg.ckpt_path).generate(cfg, out_dir)}
-    split = cfg.get("split", "test")
-    if split not in ("test", "val"):
-        raise UserError(f"split must be test or val, got {split!r}")
+    split = cfg.split
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-    datamodule = build_datamodule(evaluation_data_config(spec["data"], cfg, overrides))
-    datamodule.prepare_data()
-    differences = DataDescription.from_dict(spec["description"]).differences(datamodule.description)
+    model = model_from_checkpoint(checkpoint, cfg.ckpt_path)
+    trained_on = model.data
+    data_cfg = evaluation_data_config(spec["data"], cfg, overrides)
+    check_group("data", plain(data_cfg))
+    with building("data"):
+        datamodule = build_datamodule(data_cfg)
+        datamodule.adopt(trained_on)  # e.g. text is read with the checkpoint's vocabulary
+        datamodule.prepare_data()
+        differences = trained_on.differences(datamodule.description)
     if differences:
         raise UserError(
             f"checkpoint {cfg.ckpt_path} was trained on other data than the data given, which differs in "
             f"{'; '.join(differences)}; pass a data preset with the same shape and classes"
         )
-    model = model_from_checkpoint(checkpoint, cfg.ckpt_path)
-    trainer = build_trainer(cfg, [], instantiate_group(cfg.get("logger")))
+    with building("logger"):
+        loggers = instantiate_group(cfg.get("logger"))
+    trainer = build_trainer(cfg, [], loggers)
     run = trainer.test if split == "test" else trainer.validate
     metrics = _scalars(run(model, datamodule=datamodule, verbose=False)[0])
     metrics |= model.evaluate_options(cfg, datamodule, out_dir)

@@ -141,7 +141,8 @@ class LanguageModel(Learner):
         logits, hidden = self.net(torch.tensor([prompt_ids], device=self.device))
         out = []
         for _ in range(length):
-            probs = torch.softmax(logits[0, -1] / temperature, -1)
+            last = logits[0, -1]
+            probs = torch.softmax((last - last.max()) / temperature, -1)  # max at 0: finite for any temperature > 0
             token = torch.multinomial(probs, 1, generator=generator)
             out.append(int(token))
             logits, hidden = self.net(token.view(1, 1), hidden)

@@ -12,7 +12,7 @@ ACTIVATIONS = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU, "identit
 def activation(name: str) -> nn.Module:
     """The slide "Common Activation Functions": sigmoid, tanh, ReLU (and identity for a linear unit)."""
     if name not in ACTIVATIONS:
-        raise UserError(f"unknown activation '{name}'; choose one of {', '.join(ACTIVATIONS)}")
+        raise UserError(f"model.activation '{name}' is unknown; choose one of {', '.join(ACTIVATIONS)}")
     return ACTIVATIONS[name]()
 
 

@@ -31,6 +31,7 @@ def test_train_then_evaluate_print_the_same_test_accuracy(tmp_path):
     assert re.search(r"test/acc\s*│\s*" + re.escape(f"{train_acc:.4g}"), evaluated.stdout)
 
 
+@pytest.mark.slow  # the default suite sweeps in test_run_folders.py
 def test_a_sweep_over_activations_runs_each(tmp_path):
     result = run_cli(
         "train.py",

@@ -2,11 +2,14 @@
 
 import json
 
+import pytest
+
 from tests.conftest import run_cli
 
 COMMON = ["callbacks=none", "trainer.max_epochs=10", "model.width=128"]
 
 
+@pytest.mark.slow  # DDP in the default suite: the GAN test
 def test_two_processes_match_one_with_the_same_global_batch(tmp_path):
     single = run_cli("train.py", "trainer=cpu", "data.batch_size=64", *COMMON, f"hydra.run.dir={tmp_path}/single")
     assert single.returncode == 0, single.stderr[-2000:]
@@ -33,6 +36,7 @@ def test_two_processes_match_one_with_the_same_global_batch(tmp_path):
     assert json.loads((tmp_path / "e" / "metrics.json").read_text())["test/acc"] > 0.8
 
 
+@pytest.mark.slow  # about 30 s
 def test_a_sweep_under_ddp_finishes(tmp_path):
     result = run_cli(
         "train.py",

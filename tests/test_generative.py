@@ -113,6 +113,7 @@ def test_one_gan_step_changes_both_nets(compose_train, tmp_path):
     assert any(k.startswith("net.discriminator.") for k in changed)
 
 
+@pytest.mark.slow  # about 30 s
 def test_gan_on_the_ring_learns_modes_and_leaves_pictures(compose_train, tmp_path):
     # seed 12345 finds 7 of 8 modes at epoch 13 and keeps 4 or more through epoch 20
     metrics = train(compose_train("model=gan", "data=ring", "trainer.max_epochs=16", "data.n_samples=6000"))
@@ -147,6 +148,7 @@ def test_realnvp_on_moons_learns_and_is_reproducible(compose_train, tmp_path):
     assert (tmp_path / "0" / "density.png").is_file()
 
 
+@pytest.mark.slow  # about 25 s
 def test_realnvp_on_digits_reports_bits_per_dim_and_finds_outliers(compose_train, tmp_path):
     metrics = train(
         compose_train(

@@ -45,6 +45,7 @@ def wait_for_epochs(run_dir: Path, epochs: int, timeout: float = 120) -> None:
     raise TimeoutError(f"{log} did not reach {epochs} epochs")
 
 
+@pytest.mark.slow  # about a minute; resumed logs are in the default suite
 def test_a_killed_run_resumes_to_the_same_result(tmp_path):
     reference = run_cli("train.py", *SLOW_MLP, f"hydra.run.dir={tmp_path}/reference")
     assert reference.returncode == 0, reference.stderr[-2000:]

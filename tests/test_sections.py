@@ -19,7 +19,13 @@ def test_gradient_descent_with_backprop_lowers_the_cost():
     assert costs[-1] < costs[0]
 
 
-@pytest.mark.parametrize("name", ["perceptron", "backprop", "gd", "cnn", "resnet", "rnn", "generative"])
+SLOW = pytest.mark.slow  # a minute or more each at smoke scale
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["perceptron", "backprop", "cnn", "rnn"] + [pytest.param(n, marks=SLOW) for n in ("gd", "resnet", "generative")],
+)
 def test_each_section_writes_its_report(name, tmp_path, monkeypatch):
     import importlib
 

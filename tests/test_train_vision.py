@@ -14,7 +14,7 @@ from zoo.run import train
         ["model=cnn"],
         ["model=resnet", "model.depth=8"],
         ["model=plainnet", "model.depth=8"],
-        ["model=odenet", "model.width=16"],
+        pytest.param(["model=odenet", "model.width=16"], marks=pytest.mark.slow),  # about a minute
     ],
     ids=["cnn", "resnet", "plainnet", "odenet"],
 )
@@ -28,6 +28,7 @@ def test_each_image_model_learns_on_digits(compose_train, tmp_path, model):
     assert (tmp_path / "first_layer_filters.png").is_file()
 
 
+@pytest.mark.slow  # about 12 s each
 @pytest.mark.parametrize("model", ["resnet", "plainnet"])
 def test_56_layers_train(compose_train, model):
     metrics = train(

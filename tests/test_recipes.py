@@ -91,3 +91,9 @@ def test_the_best_and_last_checkpoint_of_an_epoch_are_written_once(tmp_path):
     assert torch.load(last, weights_only=True)["epoch"] == 2 and metrics["epochs"] == 3
     assert not list((tmp_path / "checkpoints").glob("*.partial"))
     assert best.is_file()
+
+
+def test_a_text_read_as_words_gets_the_word_defaults_not_the_character_recipe():
+    cfg = compose("train", ["model=gru_lm", "data=words", "data.path=some.txt"])
+    assert applied_recipes(cfg) == ["recipe/model/gru_lm"]
+    assert (cfg.data.level, cfg.data.sampling, cfg.data.bptt, cfg.model.hidden_size) == ("word", "stream", 35, 200)

@@ -99,3 +99,10 @@ def test_logs_hold_each_epoch_once_when_a_resume_repeats_logged_epochs(tmp_path)
     events = EventAccumulator(str(tmp_path / "tensorboard")).Reload()
     steps = [event.step for event in events.Scalars("train/loss")]
     assert len(steps) == len(set(steps)) == 6, steps
+
+
+def test_a_folder_left_by_a_refused_command_line_can_be_used_again(tmp_path):
+    refused = run_cli("train.py", *FAST, "model.width=wide", f"hydra.run.dir={tmp_path}")
+    assert refused.returncode == 2 and "model.width must be int" in refused.stderr
+    fixed = run_cli("train.py", *FAST, "trainer.max_epochs=1", f"hydra.run.dir={tmp_path}")
+    assert fixed.returncode == 0, fixed.stderr[-2000:]

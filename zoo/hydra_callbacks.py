@@ -42,7 +42,7 @@ RESUMABLE_CHANGES = (
     "callbacks",
     "logger",
 )
-RUN_MARKERS = (".hydra/config.yaml", "checkpoints", "metrics.json")
+RUN_MARKERS = ("checkpoints", "metrics.json")  # what a run that did work leaves (a refused one leaves .hydra/)
 _held_locks: list = []  # open lock files live as long as the process
 
 

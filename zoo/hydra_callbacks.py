@@ -150,6 +150,8 @@ class GuardRunFolder(Callback):
 
     def on_multirun_start(self, config, **kwargs) -> None:
         HydraConfig.instance().set_config(config)
+        if _is_launched_rank():
+            return
         _require_writable(config.hydra.sweep.dir)
         _lock(Path(config.hydra.sweep.dir))
 
@@ -158,7 +160,7 @@ class SweepSummary(Callback):
     """Every job of a sweep leaves status.json; at the end, summary.json lists them and failures set exit 2."""
 
     def on_job_end(self, config, job_return, **kwargs) -> None:
-        if HydraConfig.get().mode.name != "MULTIRUN":
+        if HydraConfig.get().mode.name != "MULTIRUN" or _is_launched_rank():
             return
         status = {"job": config.hydra.job.num, "overrides": list(config.hydra.overrides.task)}
         if job_return.status == JobStatus.FAILED:
@@ -171,6 +173,8 @@ class SweepSummary(Callback):
         Path(config.hydra.runtime.output_dir, "status.json").write_text(json.dumps(status, indent=2) + "\n")
 
     def on_multirun_end(self, config, **kwargs) -> None:
+        if _is_launched_rank():
+            return
         sweep = Path(config.hydra.sweep.dir)
         jobs = sorted(
             (json.loads(p.read_text()) for p in sweep.glob("*/status.json")), key=lambda status: status["job"]

@@ -192,8 +192,8 @@ def check_surface(files, tmp_path, n_train: int | None, n_evaluate: int | None, 
 
 
 def test_a_sample_of_the_surface_works_or_says_one_sentence(files, tmp_path):
-    counts = check_surface(files, tmp_path, n_train=110, n_evaluate=12, n_steps=4)
-    assert counts["accepted"] and counts["refused"] and counts["accepted"] + counts["refused"] >= 120
+    counts = check_surface(files, tmp_path, n_train=94, n_evaluate=8, n_steps=3)
+    assert counts["accepted"] and counts["refused"] and counts["accepted"] + counts["refused"] >= 100
 
 
 @pytest.mark.slow

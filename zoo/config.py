@@ -96,9 +96,13 @@ def check_types(target, values: dict, prefix: str) -> None:
         parameters = inspect.signature(target).parameters
     for name, param in parameters.items():
         value, default = values.get(name), param.default
-        if name not in values or value is None:
+        if name not in values:
             continue
         annotation = param.annotation if not isinstance(param.annotation, str) else inspect.Parameter.empty
+        if value is None:  # null is fine where the annotation or the default allows it
+            if default not in (param.empty, None) and _accepts(annotation, None) is not True:
+                raise UserError(f"{prefix}.{name} cannot be null; give a value like its default {default!r}")
+            continue
         if annotation is inspect.Parameter.empty:
             if default is param.empty or default is None:
                 continue

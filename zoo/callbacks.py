@@ -73,10 +73,11 @@ class FiniteLossGuard(L.Callback):
 
 
 class CheckpointOnSigterm(L.Callback):
-    """On SIGTERM (what SLURM sends before preemption) or Ctrl-C, save last.ckpt after the current step and stop.
+    """On SIGTERM (what SLURM sends before preemption) save last.ckpt after the current step and stop;
+    on Ctrl-C stop after the current step, keeping the last finished epoch's last.ckpt.
 
     SIGTERM ends the run as a finished one (its test runs on the best checkpoint so far); Ctrl-C stops
-    at once with the same hint and exit status 130. A second Ctrl-C interrupts without saving.
+    at once with the resume hint and exit status 130. A second Ctrl-C interrupts at once.
     """
 
     def __init__(self):
@@ -95,12 +96,16 @@ class CheckpointOnSigterm(L.Callback):
         if not self.requested:
             return
         path = last_checkpoint_path(trainer)
-        save_atomically(trainer, path)  # replaces a last.ckpt that links to best.ckpt, never writes through it
-        hint = f"saved {path}; resume with resume=true hydra.run.dir={Path(path).parent.parent}"
+        resume = f"resume with resume=true hydra.run.dir={Path(path).parent.parent}"
         if self.requested == "SIGINT":
+            # No checkpoint in the middle of an epoch: resuming one restarted the epoch's data in a
+            # shorter, wrong epoch (tests/test_run_folders.py); the last finished epoch is whole.
             self._restore()
-            raise Interrupted(hint)
-        print(f"SIGTERM: {hint}", flush=True)
+            if not Path(path).is_file():
+                raise Interrupted("stopped before the first epoch ended; nothing was saved")
+            raise Interrupted(f"{path} holds the last finished epoch; {resume}")
+        save_atomically(trainer, path)  # replaces a last.ckpt that links to best.ckpt, never writes through it
+        print(f"SIGTERM: saved {path}; {resume}", flush=True)
         trainer.should_stop = True
 
     def _restore(self) -> None:

@@ -108,6 +108,11 @@ RANGES = {  # option name -> (accepts, what works); None always passes (an optio
         ["patience", "refresh_rate", "num_workers", "num_sanity_val_steps"],
         (lambda v: _int(v) and 0 <= v <= 10**7, "an integer >= 0"),
     ),
+    **dict.fromkeys(
+        ["dirpath", "save_dir", "filename", "default_root_dir"],
+        (lambda v: isinstance(v, str) and v.strip() != "", "a path (a non-empty string)"),
+    ),
+    "scheduler_interval": (lambda v: v in ("epoch", "step"), "epoch or step"),
     "monitor": (
         lambda v: isinstance(v, str) and re.fullmatch(r"(train|val)/[\w/-]+", v) is not None,
         "a metric the learner logs, such as val/loss or val/acc",

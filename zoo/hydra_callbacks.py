@@ -89,10 +89,11 @@ def _flat(node, prefix: str = "") -> dict:
     return {prefix.rstrip("."): node}
 
 
-def config_changes(old: dict, new: dict) -> list[str]:
-    """Dotted keys whose (unresolved) values differ between two task configs."""
+def config_changes(old: dict, new: dict) -> dict[str, tuple]:
+    """Dotted keys whose (unresolved) values differ between two task configs, with (old, new) values."""
     old, new = _flat(old), _flat(new)
-    return sorted(k for k in old.keys() | new.keys() if old.get(k, "<absent>") != new.get(k, "<absent>"))
+    pairs = {k: (old.get(k, "<absent>"), new.get(k, "<absent>")) for k in old.keys() | new.keys()}
+    return {k: pair for k, pair in sorted(pairs.items()) if pair[0] != pair[1]}
 
 
 def _allowed(key: str) -> bool:
@@ -116,9 +117,7 @@ def _check_owner(folder: Path, task_cfg: dict) -> None:
     changes = config_changes(old, task_cfg)
     refused = [k for k in changes if not _allowed(k)]
     if refused:
-        shown = "; ".join(
-            f"{k}: {_flat(old).get(k, '<absent>')!r} -> {_flat(task_cfg).get(k, '<absent>')!r}" for k in refused[:5]
-        )
+        shown = "; ".join(f"{k}: {changes[k][0]!r} -> {changes[k][1]!r}" for k in refused[:5])
         _refuse(
             f"resume=true would continue the run in {folder} with another config ({shown}); only "
             f"how long and where it runs may change (trainer.max_epochs, trainer.devices, ...); "

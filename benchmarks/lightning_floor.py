@@ -6,7 +6,7 @@ learner but the GAN uses) and one with manual optimisation. No validation, no ch
 logger, no callbacks. The gap between the first two is the floor under `overhead.py`'s ratios: no
 setting of the zoo can take a ratio below it. Not a test: wall-clock time depends on the machine.
 
-    python benchmarks/lightning_floor.py [--repeats 3] [model=cnn] [overrides ...]
+    python benchmarks/lightning_floor.py [--repeats 3] [model=cnn] [trainer=gpu] [overrides ...]
 """
 
 from __future__ import annotations
@@ -60,14 +60,19 @@ def fresh(cfg):
 def hand_written(cfg) -> tuple[float, int]:
     """Seconds and training steps of the plain loop."""
     net, optimizer_factory, loader = fresh(cfg)
+    device = torch.device("cuda" if cfg.trainer.accelerator == "gpu" else "cpu")
+    net.to(device)
     optimizer = optimizer_factory(net.parameters())
     start = time.perf_counter()
     for _ in range(cfg.trainer.max_epochs):
         for x, y in loader:
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             loss = F.cross_entropy(net(x), y)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
     return time.perf_counter() - start, cfg.trainer.max_epochs * len(loader)
 
 
@@ -75,7 +80,8 @@ def lightning(cfg, module_class) -> float:
     net, optimizer_factory, loader = fresh(cfg)
     with tempfile.TemporaryDirectory() as tmp:
         trainer = L.Trainer(
-            accelerator="cpu",
+            accelerator=cfg.trainer.accelerator,
+            devices=1,
             max_epochs=cfg.trainer.max_epochs,
             logger=False,
             enable_checkpointing=False,
@@ -93,6 +99,7 @@ def lightning(cfg, module_class) -> float:
 def main() -> None:
     args = command_line(__doc__, "rounds of the three loops; the median counts")
     cfg = compose("train", ["trainer=cpu", *args.overrides])
+    device = torch.cuda.get_device_name(0) if cfg.trainer.accelerator == "gpu" else "CPU"
     seconds = {"hand-written loop": [], "Lightning, automatic optimisation": [], "Lightning, manual optimisation": []}
     for _ in range(args.repeats):  # interleaved, so the three see the same machine load
         hand_seconds, steps = hand_written(cfg)
@@ -102,7 +109,7 @@ def main() -> None:
     hand = statistics.median(seconds["hand-written loop"])
     print(
         f"\n{cfg.model._target_.rsplit('.', 1)[-1]} on {cfg.data._target_.rsplit('.', 1)[-1]}, {steps} training steps, "
-        f"no validation or checkpoints, median of {args.repeats}, CPU, {torch.get_num_threads()} threads"
+        f"no validation or checkpoints, median of {args.repeats}, {device}, {torch.get_num_threads()} threads"
     )
     print(f"{'loop':36s} {'seconds':>8s} {'ratio':>6s} {'ms/step over hand':>18s}")
     for label, runs in seconds.items():

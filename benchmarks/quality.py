@@ -7,7 +7,8 @@ word: `model=lstm_lm` and `model=gru_lm` on `data=wikitext2` against benchmarks/
       wiki.{train,valid,test}.tokens; `--wikitext-dev FOLDER` builds that layout from the validation and
       test files alone (../shared/data/wikitext-2: train = wiki.valid, valid / test = halves of wiki.test).
 char: `data=text data.level=char` on --char-file (default: the WikiText-2 files of DIR read as
-      characters, train + valid + test joined) against benchmarks/reference/char_lm.py, at --steps steps.
+      characters, train + valid + test joined) against benchmarks/reference/char_lm.py, at --steps steps,
+      --seeds pairs, on --device (cpu or cuda).
 cnn:  `model=cnn data=mnist` against benchmarks/reference/mnist_cnn.py (pytorch/examples' MNIST CNN) on
       DIR/MNIST/raw, --mnist-train examples, --mnist-epochs epochs.
 
@@ -45,9 +46,12 @@ def wikitext_dev(source: Path, root: Path) -> Path:
     return root
 
 
-def zoo_run(overrides: list[str]) -> dict:
+TRAINER = {"cpu": "trainer=cpu", "cuda": "trainer=gpu"}
+
+
+def zoo_run(overrides: list[str], device: str = "cpu") -> dict:
     with tempfile.TemporaryDirectory() as out:
-        return train(compose("train", ["trainer=cpu", *overrides], out))
+        return train(compose("train", [TRAINER[device], *overrides], out))
 
 
 def row(name: str, zoo_value: float, ref_value: float, zoo_seconds: float, ref_seconds: float, unit: str) -> None:
@@ -80,27 +84,30 @@ def word(root: Path, epochs: int) -> None:
         print(json.dumps({"zoo": {k: zoo[k] for k in ("test/ppl", "val/ppl", "test/oov_rate")}, "reference": ref}))
 
 
-def char(path: Path, steps: int) -> None:
-    zoo = zoo_run(
-        [
-            "model=lstm_lm",
-            "data=text",
-            f"data.path={path}",
-            "data.level=char",
-            f"trainer.max_steps={steps}",
-            "trainer.max_epochs=-1",
-            "callbacks.early_stopping=null",
-        ]
-    )
-    ref = char_lm.train(path, steps)
-    row(
-        f"lstm_lm on {path.name} as characters, {steps} steps",
-        zoo["test/bpc"],
-        ref["test_bpc"],
-        zoo["fit_seconds"],
-        ref["seconds"],
-        "bpc",
-    )
+def char(path: Path, steps: int, seeds: int, device: str) -> None:
+    for seed in range(seeds):
+        zoo = zoo_run(
+            [
+                "model=lstm_lm",
+                "data=text",
+                f"data.path={path}",
+                "data.level=char",
+                f"trainer.max_steps={steps}",
+                "trainer.max_epochs=1000",
+                "callbacks.early_stopping=null",
+                f"seed={seed}",
+            ],
+            device,
+        )
+        ref = char_lm.train(path, steps, seed, device=device)
+        row(
+            f"lstm_lm on {path.name} as chars, {steps} steps, seed {seed}",
+            zoo["test/bpc"],
+            ref["test_bpc"],
+            zoo["fit_seconds"],
+            ref["seconds"],
+            "bpc",
+        )
 
 
 def cnn(root: Path, train_size: int, epochs: int) -> None:
@@ -131,6 +138,8 @@ if __name__ == "__main__":
     parser.add_argument("--wikitext-dev", type=Path, help="folder with wiki.valid.tokens and wiki.test.tokens")
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--steps", type=int, default=1500)
+    parser.add_argument("--seeds", type=int, default=1, help="char: pairs of runs, seeds 0 ... N-1")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="char: where both run")
     parser.add_argument("--char-file", type=Path)
     parser.add_argument("--mnist-train", type=int, default=8000)
     parser.add_argument("--mnist-epochs", type=int, default=5)
@@ -145,6 +154,6 @@ if __name__ == "__main__":
         if path is None:
             path = root / "wikitext2_chars.txt"
             path.write_text("".join((root / "wikitext-2" / f).read_text() for f in word_lm.FILES["wikitext"]))
-        char(path, args.steps)
+        char(path, args.steps, args.seeds, args.device)
     if "cnn" in args.what:
         cnn(root, args.mnist_train, args.mnist_epochs)

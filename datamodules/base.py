@@ -7,6 +7,8 @@ can swap in a DistributedSampler and each DDP rank gets its own shard of indices
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
 from pathlib import Path
 
 import lightning as L
@@ -62,6 +64,42 @@ def missing_files(name: str, folder: Path, files: list[str], download: bool, rea
     )
 
 
+class ResumableLoader(DataLoader):
+    """A training loader whose epoch can stop in the middle and go on where it stopped.
+
+    Each epoch's order follows from the seed and the epoch number (the shuffling generator is seeded
+    with both; a dataset with `set_epoch` is told the epoch), so an epoch is the same batches in the
+    same order however often it starts. Lightning keeps `state_dict()` in every checkpoint and, on
+    resume, hands it back through `load_state_dict()` before the first batch: the resumed epoch then
+    skips the batches the checkpoint had trained instead of training them twice.
+    """
+
+    def __init__(self, *args, seed: int = 0, epoch: Callable[[], int] = lambda: 0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.seed, self.epoch = seed, epoch
+        self._started: tuple[int, int] = (0, 0)  # (epoch, batches handed out) of the iteration going on
+        self._resume_at: tuple[int, int] | None = None
+
+    def state_dict(self) -> dict:
+        return {"epoch": self._started[0], "batches": self._started[1]}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._resume_at = (state["epoch"], state["batches"])
+
+    def __iter__(self):
+        epoch = self.epoch()
+        # a checkpoint written at an epoch's end resumes at the next epoch, which starts from its first batch
+        skip = self._resume_at[1] if self._resume_at and self._resume_at[0] == epoch else 0
+        self._resume_at, self._started = None, (epoch, skip)
+        if hasattr(self.dataset, "set_epoch"):
+            self.dataset.set_epoch(epoch)
+        if self.generator is not None:
+            self.generator.manual_seed(self.seed * 1_000_003 + epoch)
+        for batch in itertools.islice(super().__iter__(), skip, None):
+            self._started = (epoch, self._started[1] + 1)
+            yield batch
+
+
 class DescribedDataModule(L.LightningDataModule):
     """What every datamodule of the zoo shares: a `description`, and batches moved to the device cheaply."""
 
@@ -73,6 +111,10 @@ class DescribedDataModule(L.LightningDataModule):
 
     def adopt(self, trained_on: DataDescription) -> None:
         """Serve the data as the model being evaluated saw it (called before loading; text adopts the vocabulary)."""
+
+    def current_epoch(self) -> int:
+        """The trainer's epoch (what orders a ResumableLoader's batches); 0 outside a fit."""
+        return self.trainer.current_epoch if self.trainer is not None else 0
 
     def transfer_batch_to_device(self, batch, device, dataloader_idx):
         # In-memory CPU batches on a CPU run are already where they belong; Lightning's generic
@@ -134,14 +176,17 @@ class InMemoryDataModule(DescribedDataModule):
                 f"data.batch_size={size} is larger than the training split ({len(data)} examples); "
                 f"use at most {len(data)} or batch_size=full"
             )
-        return DataLoader(
-            data,
+        settings = dict(
             batch_size=min(size, len(data)),
-            shuffle=shuffle,
             collate_fn=already_batched,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             persistent_workers=self.num_workers > 0,
+        )
+        if not shuffle:
+            return DataLoader(data, **settings)
+        return ResumableLoader(
+            data, shuffle=True, generator=torch.Generator(), seed=self.seed, epoch=self.current_epoch, **settings
         )
 
     def train_dataloader(self) -> DataLoader:

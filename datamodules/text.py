@@ -19,7 +19,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, IterableDataset
 
-from datamodules.base import DescribedDataModule, missing_files, parse_batch_size
+from datamodules.base import DescribedDataModule, ResumableLoader, missing_files, parse_batch_size
 from datamodules.description import DataDescription
 from zoo.errors import UserError
 
@@ -70,7 +70,7 @@ class StreamWindows(IterableDataset):
             )
         self.stream, self.full_mask, self.batch_size, self.bptt = stream, mask, batch_size, bptt
         # Independent sentences of `shuffle_units` tokens may be read in a new order every epoch (the
-        # same order on every DDP rank: the permutation is drawn from the seed and the epoch).
+        # same order on every DDP rank: the permutation is drawn from the seed and the epoch, set_epoch).
         self.shuffle_units, self.seed, self.epoch = shuffle_units, seed, 0
         self._batchify(stream, mask)
 
@@ -84,7 +84,9 @@ class StreamWindows(IterableDataset):
         order = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed + self.epoch))
         units = lambda t: t[: n * self.shuffle_units].view(n, -1)[order].flatten()  # noqa: E731
         self._batchify(units(self.stream), None if self.full_mask is None else units(self.full_mask))
-        self.epoch += 1
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
 
     def _rows(self) -> slice:
         if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
@@ -122,10 +124,12 @@ class RandomWindows(IterableDataset):
     def __len__(self) -> int:
         return self.batches
 
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
     def __iter__(self):
         rank = dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch * 1009 + rank)
-        self.epoch += 1
         offsets = torch.arange(self.bptt + 1)
         for _ in range(self.batches):
             starts = torch.randint(len(self.stream) - self.bptt - 1, (self.batch_size, 1), generator=generator)
@@ -204,14 +208,14 @@ class StreamDataModule(DescribedDataModule):
     def _loader(self, split: str) -> DataLoader:
         self._ensure()
         if split == "train" and self.sampling == "random":
-            self._random_windows = getattr(self, "_random_windows", None) or RandomWindows(
-                self.streams["train"], self.batch_size, self.bptt, self.seed
+            windows = RandomWindows(self.streams["train"], self.batch_size, self.bptt, self.seed)
+        else:
+            units = self.shuffle_units if split == "train" else None
+            windows = StreamWindows(
+                self.streams[split], self.batch_size, self.bptt, self.masks.get(split), units, self.seed
             )
-            return DataLoader(self._random_windows, batch_size=None)
-        units = self.shuffle_units if split == "train" else None
-        windows = StreamWindows(
-            self.streams[split], self.batch_size, self.bptt, self.masks.get(split), units, self.seed
-        )
+        if split == "train":
+            return ResumableLoader(windows, batch_size=None, epoch=self.current_epoch)
         return DataLoader(windows, batch_size=None)
 
     def train_dataloader(self):

@@ -78,3 +78,14 @@ def test_the_slurm_launcher_config_composes():
 def test_every_experiment_preset_composes(compose_train, preset):
     cfg = compose_train(f"experiment={preset}")
     assert cfg.model._target_ and cfg.data._target_ and cfg.trainer.max_epochs >= 1
+
+
+def test_a_run_ended_by_max_steps_tests_the_weights_of_its_last_step(compose_train, tmp_path):
+    import torch
+
+    from zoo.run import train
+
+    # digits: 20 batches of 64 per epoch, so 30 steps end in the middle of the second epoch
+    metrics = train(compose_train("trainer.max_epochs=100", "trainer.max_steps=30"))
+    best = torch.load(tmp_path / "checkpoints" / "best.ckpt", weights_only=True)
+    assert metrics["train_steps"] == best["global_step"] == 30

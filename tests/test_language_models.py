@@ -154,7 +154,10 @@ def test_longrange_windows_hold_whole_sentences_in_a_new_order_each_epoch():
     dm.setup()
     assert dm.bptt == 14 and len(dm.streams["train"]) == 68 * 7
     loader = dm.train_dataloader()
-    epochs = [list(loader) for _ in range(2)]
+    epochs = []
+    for epoch in range(2):
+        loader.epoch = lambda epoch=epoch: epoch  # in a fit, the trainer's epoch
+        epochs.append(list(loader))
     for x, _, cue_dependent in epochs[0]:
         assert (x[:, ::7] >= 2).all() and (x[:, ::7] < 2 + 8).all()  # every sentence starts at a window edge
         assert (cue_dependent.nonzero()[:, 1] % 7 == 4).all()  # the target's cue is in the same window

@@ -45,41 +45,52 @@ def wait_for_epochs(run_dir: Path, epochs: int, timeout: float = 120) -> None:
     raise TimeoutError(f"{log} did not reach {epochs} epochs")
 
 
-@pytest.mark.slow  # about a minute; resumed logs are in the default suite
-def test_a_killed_run_resumes_to_the_same_result(tmp_path):
-    reference = run_cli("train.py", *SLOW_MLP, f"hydra.run.dir={tmp_path}/reference")
-    assert reference.returncode == 0, reference.stderr[-2000:]
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> Path:
+    """The run the interrupted ones must end up identical to."""
+    run_dir = tmp_path_factory.mktemp("uninterrupted")
+    done = run_cli("train.py", *SLOW_MLP, f"hydra.run.dir={run_dir}")
+    assert done.returncode == 0, done.stderr[-2000:]
+    return run_dir
 
-    run_dir = tmp_path / "killed"
+
+@pytest.mark.slow  # about a minute each; resumed logs are in the default suite
+@pytest.mark.parametrize("stop", ["SIGKILL", "SIGTERM", "SIGINT"])
+def test_a_run_stopped_in_the_middle_of_an_epoch_resumes_to_the_same_result(tmp_path, uninterrupted, stop):
+    run_dir = tmp_path / "stopped"
     process = start_training(run_dir)
     wait_for_epochs(run_dir, 2)
     time.sleep(0.2)  # into the next epoch
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert process.returncode == -signal.SIGKILL and not (run_dir / "metrics.json").exists()
-    torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)  # whole, never truncated
+    process.send_signal(getattr(signal, stop))
+    process.communicate(timeout=120)
+    assert process.returncode == {"SIGKILL": -signal.SIGKILL, "SIGTERM": 143, "SIGINT": 130}[stop]
+    saved = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)  # whole, never truncated
+    expected = json.loads((uninterrupted / "metrics.json").read_text())
+    batches_per_epoch = expected["train_steps"] // expected["epochs"]
+    # SIGKILL leaves the last finished epoch's checkpoint; SIGTERM and Ctrl-C save the step they stopped at
+    assert (saved["global_step"] % batches_per_epoch == 0) == (stop == "SIGKILL"), saved["global_step"]
 
     resumed = run_cli("train.py", *SLOW_MLP, f"hydra.run.dir={run_dir}", "resume=true")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    expected = json.loads((tmp_path / "reference" / "metrics.json").read_text())
     got = json.loads((run_dir / "metrics.json").read_text())
-    for key in ("test/acc", "test/loss", "val/loss", "epochs"):
+    for key in ("test/acc", "test/loss", "val/loss", "epochs", "train_steps"):
         assert got[key] == expected[key], key
-    from tests.test_run_folders import logged_epochs  # every epoch once, also those before the kill
+    from tests.test_run_folders import logged_epochs  # every epoch once, also those before the stop
 
-    assert logged_epochs(run_dir) == logged_epochs(tmp_path / "reference") == list(range(6))
+    assert logged_epochs(run_dir) == logged_epochs(uninterrupted) == list(range(6))
 
 
-def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path):
+def test_sigterm_saves_a_checkpoint_and_says_how_to_resume(tmp_path):
     process = start_training(tmp_path, "trainer.max_epochs=50")
     wait_for_epochs(tmp_path, 1)
     before = (tmp_path / "checkpoints" / "last.ckpt").stat().st_mtime
     process.send_signal(signal.SIGTERM)
     out, err = process.communicate(timeout=120)
-    assert process.returncode == 0, err[-2000:]
-    assert "SIGTERM: saved" in out
+    assert process.returncode == 128 + signal.SIGTERM, err[-2000:]
+    hint = f"SIGTERM: saved {tmp_path}/checkpoints/last.ckpt; resume with resume=true hydra.run.dir={tmp_path}"
+    assert hint in err and "Traceback" not in err, err[-2000:]
     assert (tmp_path / "checkpoints" / "last.ckpt").stat().st_mtime > before
-    assert json.loads((tmp_path / "metrics.json").read_text())["epochs"] < 50
+    assert not (tmp_path / "metrics.json").exists()  # a preempted run is not a finished one
 
 
 def test_a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(compose_train, tmp_path):

@@ -56,7 +56,8 @@ def test_ctrl_c_saves_says_how_to_resume_and_the_log_holds_each_epoch_once(tmp_p
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=120)
     assert process.returncode == 130, err[-2000:]
-    assert f"resume with resume=true hydra.run.dir={tmp_path}" in err and "Traceback" not in err
+    hint = f"saved {tmp_path}/checkpoints/last.ckpt; resume with resume=true hydra.run.dir={tmp_path}"
+    assert hint in err and "Traceback" not in err, err[-2000:]
     assert not (tmp_path / "metrics.json").exists()
 
     resumed = run_cli("train.py", *SLOW_MLP, "resume=true", f"hydra.run.dir={tmp_path}")

@@ -1,4 +1,5 @@
-"""Callbacks: keep a run's work safe (stop on a non-finite loss, checkpoint on SIGTERM) and show progress cheaply."""
+"""Callbacks: keep a run's work safe (stop on a non-finite loss, checkpoint on SIGTERM or Ctrl-C), validate the
+last step, and show progress cheaply."""
 
 from __future__ import annotations
 
@@ -72,23 +73,36 @@ class FiniteLossGuard(L.Callback):
         )
 
 
-class CheckpointOnSigterm(L.Callback):
-    """On SIGTERM (what SLURM sends before preemption) save last.ckpt after the current step and stop;
-    on Ctrl-C stop after the current step, keeping the last finished epoch's last.ckpt.
+class ValidateAtMaxSteps(L.Callback):
+    """A run that trainer.max_steps ends in the middle of an epoch validates and checkpoints its last weights.
 
-    SIGTERM ends the run as a finished one (its test runs on the best checkpoint so far); Ctrl-C stops
-    at once with the resume hint and exit status 130. A second Ctrl-C interrupts at once.
+    Lightning validates at epoch ends; without this the best checkpoint, which the test reads, could
+    only be one of the last whole epoch, not of the steps asked for.
+    """
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if 0 < trainer.max_steps <= trainer.global_step:
+            trainer.should_stop = True  # Lightning validates before it stops
+
+
+class CheckpointOnSigterm(L.Callback):
+    """On SIGTERM (what SLURM sends before preemption) or Ctrl-C, save last.ckpt after the current step and stop.
+
+    The checkpoint may fall in the middle of an epoch: the training loader (ResumableLoader) goes on
+    from the batch after it, so the resumed run ends as the uninterrupted one would. The stopped run
+    is not finished (no test, no metrics.json); it exits with 128 + the signal's number (130 for
+    Ctrl-C, 143 for SIGTERM) and says how to resume. A second Ctrl-C interrupts at once.
     """
 
     def __init__(self):
-        self.requested: str | None = None  # the signal's name once one arrived
+        self.requested: signal.Signals | None = None
 
     def on_train_start(self, trainer, pl_module):
         if trainer.is_global_zero or trainer.world_size == 1:
             self._previous = {sig: signal.signal(sig, self._request) for sig in (signal.SIGTERM, signal.SIGINT)}
 
     def _request(self, signum, frame):
-        self.requested = signal.Signals(signum).name
+        self.requested = signal.Signals(signum)
         if signum == signal.SIGINT:
             signal.signal(signal.SIGINT, signal.default_int_handler)
 
@@ -96,17 +110,13 @@ class CheckpointOnSigterm(L.Callback):
         if not self.requested:
             return
         path = last_checkpoint_path(trainer)
-        resume = f"resume with resume=true hydra.run.dir={Path(path).parent.parent}"
-        if self.requested == "SIGINT":
-            # No checkpoint in the middle of an epoch: resuming one restarted the epoch's data in a
-            # shorter, wrong epoch (tests/test_run_folders.py); the last finished epoch is whole.
-            self._restore()
-            if not Path(path).is_file():
-                raise Interrupted("stopped before the first epoch ended; nothing was saved")
-            raise Interrupted(f"{path} holds the last finished epoch; {resume}")
         save_atomically(trainer, path)  # replaces a last.ckpt that links to best.ckpt, never writes through it
-        print(f"SIGTERM: saved {path}; {resume}", flush=True)
-        trainer.should_stop = True
+        self._restore()
+        name = "Ctrl-C" if self.requested == signal.SIGINT else self.requested.name
+        raise Interrupted(
+            f"{name}: saved {path}; resume with resume=true hydra.run.dir={Path(path).parent.parent}",
+            status=128 + self.requested.value,
+        )
 
     def _restore(self) -> None:
         for sig, handler in getattr(self, "_previous", {}).items():

@@ -10,7 +10,11 @@ class UserError(Exception):
 
 
 class Interrupted(Exception):
-    """The user stopped the run (Ctrl-C); the message says what was kept and how to continue."""
+    """The run was stopped (Ctrl-C, SIGTERM); the message says what was kept and how to continue."""
+
+    def __init__(self, message: str, status: int = 130):
+        super().__init__(message)
+        self.status = status  # 128 + the signal's number, what a shell reports for a command it stopped
 
 
 EXIT_USER_ERROR = 2
@@ -51,4 +55,4 @@ def reported_as_sentences():
         sys.exit(EXIT_USER_ERROR)
     except (Interrupted, KeyboardInterrupt) as err:
         print(f"interrupted: {err}" if str(err) else "interrupted", file=sys.stderr)
-        sys.exit(EXIT_INTERRUPTED)
+        sys.exit(getattr(err, "status", EXIT_INTERRUPTED))

@@ -37,10 +37,12 @@ from zoo.options import building, check_group, check_options
 # Hydra routes log records to the console and the run's log file; Lightning's own console handler
 # would print each of its lines a second time.
 logging.getLogger("lightning").handlers.clear()
-# Library notes that concern no user's run: Lightning calling an API that torch deprecated, and its
-# caution about iterable datasets with a length under several workers (the token streams use none).
+# Library notes that concern no user's run: Lightning calling an API that torch deprecated, its
+# caution about iterable datasets with a length under several workers (the token streams use none),
+# and its note on a checkpoint folder that is not empty (the run-folder guard already allowed it: a resume).
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
 warnings.filterwarnings("ignore", message=r"Your `IterableDataset` has `__len__` defined")
+warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
 
 
 def build_trainer(cfg, callbacks: list, loggers: list) -> L.Trainer:

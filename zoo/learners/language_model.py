@@ -82,6 +82,19 @@ class LanguageModel(Learner):
     def on_validation_epoch_start(self):
         self.hidden.pop("val", None)
 
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        super().on_save_checkpoint(checkpoint)
+        # a checkpoint in the middle of a stream carries its state on into the resumed epoch
+        checkpoint["zoo_state"]["carried_state"] = self.hidden.get("train")
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        super().on_load_checkpoint(checkpoint)
+        carried = checkpoint.get("zoo_state", {}).get("carried_state")
+        if carried is not None:
+            self.hidden["train"] = (
+                tuple(h.to(self.device) for h in carried) if isinstance(carried, tuple) else (carried.to(self.device))
+            )
+
     def on_test_epoch_start(self):
         self.hidden.pop("test", None)
 

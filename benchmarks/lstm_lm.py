@@ -79,7 +79,9 @@ def hand_written_loop(cfg, out_dir: Path) -> tuple[float, float, int]:
     for _ in range(cfg.trainer.max_epochs):
         tokens += run("train", learn=True)[1]
         val_loss = run("val", learn=False)[0]
-        torch.save({"state_dict": net.state_dict(), "optimizer": optimizer.state_dict()}, out_dir / "last.pt")
+        # a new file renamed into place, as the zoo writes: never through a link that best.pt shares
+        torch.save({"state_dict": net.state_dict(), "optimizer": optimizer.state_dict()}, out_dir / "last.tmp")
+        os.replace(out_dir / "last.tmp", out_dir / "last.pt")
         if val_loss < best:  # the best is the file just written: a link, not a second write
             best = val_loss
             os.link(out_dir / "last.pt", out_dir / "best.tmp")

@@ -89,3 +89,14 @@ def test_a_run_ended_by_max_steps_tests_the_weights_of_its_last_step(compose_tra
     metrics = train(compose_train("trainer.max_epochs=100", "trainer.max_steps=30"))
     best = torch.load(tmp_path / "checkpoints" / "best.ckpt", weights_only=True)
     assert metrics["train_steps"] == best["global_step"] == 30
+    # within the first epoch too, where trainer.min_epochs=1 would hold the stop (and so the validation) back
+    first = train(
+        compose_train(
+            "callbacks=default",
+            "callbacks.progress_bar=null",
+            "callbacks.early_stopping.check_on_train_epoch_end=null",
+            "trainer.max_steps=5",
+            output_dir=tmp_path / "one",
+        )
+    )
+    assert first["train_steps"] == 5 and "val/loss" in first

@@ -93,6 +93,16 @@ def test_sigterm_saves_a_checkpoint_and_says_how_to_resume(tmp_path):
     assert not (tmp_path / "metrics.json").exists()  # a preempted run is not a finished one
 
 
+def test_a_checkpoint_of_another_network_is_refused_before_training(compose_train, tmp_path):
+    train(compose_train("trainer.max_epochs=1", output_dir=tmp_path / "mlp"))
+    ckpt = tmp_path / "mlp" / "checkpoints" / "best.ckpt"
+    with pytest.raises(UserError, match="holds another network than this run builds \\(model.width: 512 -> 32"):
+        train(compose_train("model.width=32", f"ckpt_path={ckpt}", output_dir=tmp_path / "narrow"))
+    with pytest.raises(UserError, match="model._target_: zoo.nets.mlp.MLP -> zoo.nets.cnn.CNN"):
+        train(compose_train("model=cnn", f"ckpt_path={ckpt}", output_dir=tmp_path / "cnn"))
+    assert not (tmp_path / "narrow" / "checkpoints").exists()
+
+
 def test_a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(compose_train, tmp_path):
     with pytest.raises(UserError, match="the training loss became (nan|inf) at step \\d+ .*no checkpoint"):
         train(compose_train("model=perceptron", "model.optimizer.lr=1e38", "trainer.max_epochs=2"))
@@ -208,6 +218,16 @@ def test_evaluating_on_data_of_another_shape_is_a_sentence(trained_checkpoint, t
             2,
             "text file /nonexistent/corpus.txt does not exist",
         ),
+        (
+            ["trainer.limit_val_batches=0.5"],
+            2,
+            "trainer.limit_val_batches=0.5 keeps less than one of the 1 val batches; use a fraction >= 1",
+        ),
+        (
+            ["callbacks.model_checkpoint.filename=/elsewhere/best"],
+            2,
+            "callbacks.model_checkpoint.filename must be a file name without '/'",
+        ),
     ],
     ids=[
         "unknown-data",
@@ -219,6 +239,8 @@ def test_evaluating_on_data_of_another_shape_is_a_sentence(trained_checkpoint, t
         "no-gpu",
         "unwritable-output",
         "missing-text",
+        "val-fraction-under-one-batch",
+        "checkpoint-name-with-folder",
     ],
 )
 def test_bad_input_is_one_sentence_and_a_nonzero_exit(tmp_path, args, code, sentence):

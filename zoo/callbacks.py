@@ -82,6 +82,9 @@ class ValidateAtMaxSteps(L.Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         if 0 < trainer.max_steps <= trainer.global_step:
+            # max_steps ends the run whatever min_epochs asks (Lightning's rule), and a stop that
+            # min_epochs still holds back would skip the validation
+            trainer.fit_loop.min_epochs = None
             trainer.should_stop = True  # Lightning validates before it stops
 
 

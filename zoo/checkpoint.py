@@ -85,3 +85,19 @@ def load_checkpoint(path) -> dict:
     ):
         raise UserError(f"checkpoint {path} was not written by this zoo's train.py (it has no model spec)")
     return checkpoint
+
+
+def check_same_network(checkpoint: dict, path, model: torch.nn.Module, model_cfg: dict) -> None:
+    """Training continues from a checkpoint only into a network of the same parameters and shapes."""
+    from zoo.hydra_callbacks import config_changes
+
+    shapes = lambda state: {k: tuple(v.shape) for k, v in state.items() if isinstance(v, torch.Tensor)}  # noqa: E731
+    if shapes(checkpoint["state_dict"]) == shapes(model.state_dict()):
+        return
+    changes = config_changes(checkpoint["zoo"].get("model", {}), model_cfg)
+    network_first = sorted(changes, key=lambda k: (k.startswith(("optimizer", "scheduler")), k))
+    named = "; ".join(f"model.{k}: {changes[k][0]} -> {changes[k][1]}" for k in network_first[:4])
+    raise UserError(
+        f"checkpoint {path} holds another network than this run builds ({named or 'other data sizes'}); "
+        f"continue it with its own model settings, or train without ckpt_path"
+    )

@@ -109,8 +109,12 @@ RANGES = {  # option name -> (accepts, what works); None always passes (an optio
         (lambda v: _int(v) and 0 <= v <= 10**7, "an integer >= 0"),
     ),
     **dict.fromkeys(
-        ["dirpath", "save_dir", "filename", "default_root_dir"],
+        ["dirpath", "save_dir", "default_root_dir"],
         (lambda v: isinstance(v, str) and v.strip() != "", "a path (a non-empty string)"),
+    ),
+    "filename": (  # the checkpoint's name inside its dirpath; the folder is dirpath's to say
+        lambda v: isinstance(v, str) and v.strip() not in ("", ".", "..") and "/" not in re.sub(r"\{[^}]*\}", "", v),
+        "a file name without '/' (the folder is callbacks.model_checkpoint.dirpath)",
     ),
     "scheduler_interval": (lambda v: v in ("epoch", "step"), "epoch or step"),
     "monitor": (
@@ -214,6 +218,22 @@ def check_options(cfg: DictConfig, command: str = "train") -> None:
 # What torch, Lightning and the datamodules raise when a constructor refuses its values.
 REFUSALS = (ValueError, TypeError, RuntimeError, OverflowError, MemoryError, ZeroDivisionError, AssertionError,
             IndexError, KeyError, NotImplementedError, MisconfigurationException)  # fmt: skip
+
+
+def check_batch_limits(trainer_cfg, datamodule, splits: tuple[str, ...]) -> None:
+    """A fraction in trainer.limit_<split>_batches must leave at least one batch of the split (Lightning
+    would only find out when it first reads that split, for validation after a whole training epoch)."""
+    for split in splits:
+        limit = trainer_cfg.get(f"limit_{split}_batches")
+        if isinstance(limit, float) and 0 < limit < 1:
+            with building("data"):
+                batches = len(getattr(datamodule, f"{split}_dataloader")())
+            if int(batches * limit) < 1:
+                raise UserError(
+                    f"trainer.limit_{split}_batches={limit} keeps less than one of the {batches} {split} batches; "
+                    f"use a fraction >= {1 / batches:.3g} or a whole number of batches, e.g. "
+                    f"trainer.limit_{split}_batches=1"
+                )
 
 
 @contextlib.contextmanager

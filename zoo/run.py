@@ -21,7 +21,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
 from omegaconf import DictConfig, OmegaConf
 
 from datamodules.description import DataDescription
-from zoo.checkpoint import load_checkpoint
+from zoo.checkpoint import check_same_network, load_checkpoint
 from zoo.config import (
     applied_recipes,
     build_datamodule,
@@ -32,7 +32,7 @@ from zoo.config import (
     plain,
 )
 from zoo.errors import UserError
-from zoo.options import building, check_group, check_options
+from zoo.options import building, check_batch_limits, check_group, check_options
 
 # Hydra routes log records to the console and the run's log file; Lightning's own console handler
 # would print each of its lines a second time.
@@ -98,7 +98,7 @@ def write_metrics(metrics: dict, out_dir: Path, title: str) -> None:
     console.print(f"run folder: {out_dir}", soft_wrap=True)
 
 
-def resume_from(cfg: DictConfig, out_dir: Path) -> tuple[str | None, tuple[int, int]]:
+def resume_from(cfg: DictConfig, out_dir: Path, model: L.LightningModule) -> tuple[str | None, tuple[int, int]]:
     """The checkpoint to continue from (ckpt_path, or with resume=true this run folder's last.ckpt),
     and where in training it stands: (the epoch it continues in, optimizer steps done)."""
     path = cfg.get("ckpt_path")
@@ -113,6 +113,7 @@ def resume_from(cfg: DictConfig, out_dir: Path) -> tuple[str | None, tuple[int, 
     if path is None:
         return None, (0, 0)
     checkpoint = load_checkpoint(path)  # refuses unsafe or corrupt files with a sentence before Lightning reads it
+    check_same_network(checkpoint, path, model, plain(cfg.model))
     loop = checkpoint.get("loops", {}).get("fit_loop", {})
     try:
         position = (
@@ -145,6 +146,7 @@ def prepare(cfg: DictConfig) -> Prepared:
         datamodule = build_datamodule(cfg.data)
         datamodule.prepare_data()
         description = datamodule.description
+    check_batch_limits(cfg.trainer, datamodule, ("train", "val", "test") if cfg.get("test") else ("train", "val"))
     with building("model"):
         model = build_model(cfg.model, description, (choice(cfg, "model"), choice(cfg, "data")))
     model.spec = {
@@ -158,7 +160,7 @@ def prepare(cfg: DictConfig) -> Prepared:
         model = model.to(memory_format=torch.channels_last)
     if cfg.get("compile"):
         model.net.compile()  # in place, so checkpoint keys stay those of the plain net
-    ckpt_path, (epochs_done, steps_done) = resume_from(cfg, out_dir)
+    ckpt_path, (epochs_done, steps_done) = resume_from(cfg, out_dir, model)
     if model.ddp_unused_parameters and cfg.trainer.get("strategy") == "ddp":
         cfg.trainer.strategy = "ddp_find_unused_parameters_true"
     with building("callbacks"):
@@ -264,6 +266,7 @@ def evaluate(cfg: DictConfig, overrides: list[str]) -> dict:
             f"checkpoint {cfg.ckpt_path} was trained on other data than the data given, which differs in "
             f"{'; '.join(differences)}; pass a data preset with the same shape and classes"
         )
+    check_batch_limits(cfg.trainer, datamodule, (split,))
     with building("logger"):
         loggers = instantiate_group(cfg.get("logger"))
     trainer = build_trainer(cfg, [], loggers)

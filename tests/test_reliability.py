@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import torch
 
 from tests.conftest import ROOT, run_cli
 from zoo.errors import UserError
-from zoo.run import train
+from zoo.run import prepare, train
 
 # ~0.5 s per epoch on 2 cores (batch 4): long enough to be killed in the middle of one
 SLOW_MLP = ["trainer=cpu", "callbacks=none", "model.width=64", "data.batch_size=4", "trainer.max_epochs=6"]
@@ -91,6 +92,25 @@ def test_sigterm_saves_a_checkpoint_and_says_how_to_resume(tmp_path):
     assert hint in err and "Traceback" not in err, err[-2000:]
     assert (tmp_path / "checkpoints" / "last.ckpt").stat().st_mtime > before
     assert not (tmp_path / "metrics.json").exists()  # a preempted run is not a finished one
+
+
+@pytest.mark.parametrize(
+    "override, sentence",
+    [
+        (
+            "trainer.limit_val_batches=0.5",
+            "trainer.limit_val_batches=0.5 keeps less than one of the 1 val batches; use a fraction >= 1",
+        ),
+        (
+            "callbacks.model_checkpoint.filename=/elsewhere/best",
+            "callbacks.model_checkpoint.filename must be a file name without '/'",
+        ),
+    ],
+    ids=["val-fraction-under-one-batch", "checkpoint-name-with-folder"],
+)
+def test_options_only_the_data_or_the_file_system_can_refuse_are_sentences(compose_train, override, sentence):
+    with pytest.raises(UserError, match=re.escape(sentence)):
+        prepare(compose_train("callbacks=default", override))
 
 
 def test_a_checkpoint_of_another_network_is_refused_before_training(compose_train, tmp_path):
@@ -218,16 +238,6 @@ def test_evaluating_on_data_of_another_shape_is_a_sentence(trained_checkpoint, t
             2,
             "text file /nonexistent/corpus.txt does not exist",
         ),
-        (
-            ["trainer.limit_val_batches=0.5"],
-            2,
-            "trainer.limit_val_batches=0.5 keeps less than one of the 1 val batches; use a fraction >= 1",
-        ),
-        (
-            ["callbacks.model_checkpoint.filename=/elsewhere/best"],
-            2,
-            "callbacks.model_checkpoint.filename must be a file name without '/'",
-        ),
     ],
     ids=[
         "unknown-data",
@@ -239,8 +249,6 @@ def test_evaluating_on_data_of_another_shape_is_a_sentence(trained_checkpoint, t
         "no-gpu",
         "unwritable-output",
         "missing-text",
-        "val-fraction-under-one-batch",
-        "checkpoint-name-with-folder",
     ],
 )
 def test_bad_input_is_one_sentence_and_a_nonzero_exit(tmp_path, args, code, sentence):

@@ -7,6 +7,8 @@ import shutil
 import signal
 import time
 
+import pytest
+
 from tests.conftest import FAST, run_cli
 from tests.test_reliability import SLOW_MLP, start_training, wait_for_epochs
 
@@ -79,6 +81,7 @@ def test_a_sweep_goes_on_past_a_failed_job_and_says_which(tmp_path):
     assert (sweep / "2" / "metrics.json").is_file()  # the job after the failed one ran
 
 
+@pytest.mark.slow  # 30 s; the default suite checks the CSV after Ctrl-C and a resume
 def test_logs_hold_each_epoch_once_when_a_resume_repeats_logged_epochs(tmp_path):
     """A run killed after logging an epoch whose checkpoint it did not keep: that epoch is logged again, once."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -102,6 +105,7 @@ def test_logs_hold_each_epoch_once_when_a_resume_repeats_logged_epochs(tmp_path)
     assert len(steps) == len(set(steps)) == 6, steps
 
 
+@pytest.mark.slow  # 18 s of two processes
 def test_a_folder_left_by_a_refused_command_line_can_be_used_again(tmp_path):
     refused = run_cli("train.py", *FAST, "model.width=wide", f"hydra.run.dir={tmp_path}")
     assert refused.returncode == 2 and "model.width must be int" in refused.stderr

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from lightning.fabric.utilities.apply_func import move_data_to_device
 
 from datamodules.description import DataDescription
 from datamodules.text import Vocab, detokenize
@@ -90,10 +91,8 @@ class LanguageModel(Learner):
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         super().on_load_checkpoint(checkpoint)
         carried = checkpoint.get("zoo_state", {}).get("carried_state")
-        if carried is not None:
-            self.hidden["train"] = (
-                tuple(h.to(self.device) for h in carried) if isinstance(carried, tuple) else (carried.to(self.device))
-            )
+        if carried is not None:  # a tensor, or the LSTM's (h, c)
+            self.hidden["train"] = move_data_to_device(carried, self.device)
 
     def on_test_epoch_start(self):
         self.hidden.pop("test", None)

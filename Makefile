@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 ARGS ?=
 
 .PHONY: install train evaluate test test-slow bench quality clean list sections section-perceptron section-backprop section-gd \
-	section-cnn section-resnet section-rnn section-generative
+	section-cnn section-resnet section-rnn section-generative section-beyond
 SCALE ?= default
 
 $(STAMP): pyproject.toml constraints.txt
@@ -69,6 +69,9 @@ section-rnn: $(STAMP)  ## RNN/IRNN/LSTM/GRU memory over distance; vanishing, exp
 
 section-generative: $(STAMP)  ## GAN on the ring, DCGAN digits, RealNVP moons/digits, outlier AUROC
 	$(PY) -m sections generative --scale $(SCALE)
+
+section-beyond: $(STAMP)  ## autoencoder code vs PCA, segmentation, detection, captioning on generated scenes
+	$(PY) -m sections beyond --scale $(SCALE)
 
 clean:
 	rm -rf outputs multirun reports lightning_logs .pytest_cache

@@ -22,22 +22,26 @@ EVAL_BATCH_SIZE = 1024
 
 
 class TensorSplit(Dataset):
-    """One split (train, val or test) held as tensors x and y."""
+    """One split (train, val or test) held as tensors x and y; y may be a dict of targets (one per task)."""
 
-    def __init__(self, x: torch.Tensor, y: torch.Tensor):
-        if len(x) != len(y):
-            raise ValueError(f"x has {len(x)} rows but y has {len(y)}")
+    def __init__(self, x: torch.Tensor, y: torch.Tensor | dict[str, torch.Tensor]):
+        for name, target in y.items() if isinstance(y, dict) else [("y", y)]:
+            if len(x) != len(target):
+                raise ValueError(f"x has {len(x)} rows but {name} has {len(target)}")
         self.x, self.y = x, y
 
     def __len__(self) -> int:
         return len(self.x)
 
+    def _targets(self, index):
+        return {k: v[index] for k, v in self.y.items()} if isinstance(self.y, dict) else self.y[index]
+
     def __getitem__(self, i):
-        return self.x[i], self.y[i]
+        return self.x[i], self._targets(i)
 
     def __getitems__(self, indices):
         index = torch.as_tensor(indices)
-        return self.x[index], self.y[index]
+        return self.x[index], self._targets(index)
 
 
 def already_batched(batch):

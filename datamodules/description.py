@@ -15,6 +15,7 @@ KINDS = {
     "points": "vectors in the plane (moons, circles, spirals, ring, grid)",
     "images": "images, channels x height x width (digits, mnist, fashion_mnist, cifar10)",
     "tokens": "token streams (longrange, text, ptb, wikitext2, tinyshakespeare)",
+    "scenes": "images of a few digits with their pixel masks, boxes and captions (scenes)",
 }
 
 
@@ -25,7 +26,8 @@ class DataDescription:
     kind: one of KINDS. input_shape: one example's shape (points and images). num_classes: labels.
     levels: pixel intensity levels (17 for digits, 256 for 8-bit images). scaling: how pixels are
     served (standard: zero mean, unit variance; unit: [0, 1]). modes, mode_std: centres and spread of
-    a Gaussian mixture (ring, grid). vocab: the tokens, in id order. level: char or word tokens.
+    a Gaussian mixture (ring, grid). vocab: the tokens (of a stream, or of a scene's captions), in id
+    order. level: char or word tokens.
     train_windows: how training windows of a token stream come, "stream" (each continues the one
     before, so a model carries its state) or "random" (at random places, each from a fresh state).
     """

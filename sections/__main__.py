@@ -5,7 +5,7 @@ import importlib
 
 from sections.common import SCALES, reports_dir
 
-SECTIONS = ["perceptron", "backprop", "gd", "cnn", "resnet", "rnn", "generative"]
+SECTIONS = ["perceptron", "backprop", "gd", "cnn", "resnet", "rnn", "generative", "beyond"]
 
 
 def main() -> None:

@@ -51,3 +51,28 @@ def test_a_sweep_under_ddp_finishes(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert all((tmp_path / str(i) / "metrics.json").is_file() for i in range(2))
+
+
+@pytest.mark.slow  # about 40 s each
+@pytest.mark.parametrize(
+    "model, metric", [("segmenter", "test/miou"), ("detector", "test/map50"), ("captioner", "test/bleu4")]
+)
+def test_beyond_classification_metrics_gather_every_rank(model, metric, tmp_path):
+    """mIoU, mAP and BLEU are not means of batch means: torchmetrics gathers their state from both ranks."""
+    scenes = ["data=scenes", "data.train_size=128", "data.val_size=32", "data.test_size=64", "data.batch_size=32"]
+    ddp = run_cli(
+        "train.py",
+        f"model={model}",
+        *scenes,
+        "trainer=ddp_cpu",
+        "trainer.devices=2",
+        "callbacks=none",
+        "trainer.max_epochs=2",
+        f"hydra.run.dir={tmp_path}/ddp",
+    )
+    assert ddp.returncode == 0, ddp.stderr[-2000:]
+    trained = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
+    # the same weights evaluated in one process see the 64 test scenes once each, as the two ranks did together
+    one = run_cli("evaluate.py", f"ckpt_path={tmp_path}/ddp/checkpoints/best.ckpt", f"hydra.run.dir={tmp_path}/e")
+    assert one.returncode == 0, one.stderr[-2000:]
+    assert json.loads((tmp_path / "e" / "metrics.json").read_text())[metric] == pytest.approx(trained[metric], abs=1e-4)

@@ -217,41 +217,33 @@ def test_evaluating_on_data_of_another_shape_is_a_sentence(trained_checkpoint, t
     assert result.returncode == 2 and "pass a data preset with the same shape and classes" in result.stderr
 
 
+BAD_INPUT = {  # id -> (arguments, exit status, the sentence)
+    "unknown-data": (["data=imagenet"], 1, "Could not find 'data/imagenet'"),
+    "wrong-type": (["model.depth=deep"], 2, "model.depth must be int (like its default 2), got 'deep'"),
+    "impossible-pair": (
+        ["model=cnn", "data=moons"],
+        2,
+        "model cnn needs images (channels x height x width) but the data gives examples of shape (2,); use data=digits",
+    ),
+    "batch-too-large": (["data.batch_size=5000"], 2, "data.batch_size=5000 is larger than the training split (1257"),
+    "negative-lr": (["model.optimizer.lr=-1"], 2, "model.optimizer.lr must be a positive number, got -1"),
+    "negative-epochs": (["trainer.max_epochs=-5"], 2, "trainer.max_epochs must be an integer >= 1, or -1 for no"),
+    "no-gpu": (["trainer=gpu"], 2, "the trainer settings cannot be met on this machine"),
+    "unwritable-output": (["hydra.run.dir=/proc/zoo-run"], 2, "cannot write the run folder /proc/zoo-run"),
+    "missing-text": (
+        ["model=lstm_lm", "data=text", "data.path=/nonexistent/corpus.txt"],
+        2,
+        "text file /nonexistent/corpus.txt does not exist",
+    ),
+}
+AS_PROCESSES = ("unknown-data", "wrong-type", "unwritable-output")  # Hydra's, the options' and the launcher's exits
+
+
 @pytest.mark.parametrize(
-    "args, code, sentence",
-    [
-        (["data=imagenet"], 1, "Could not find 'data/imagenet'"),
-        (["model.depth=deep"], 2, "model.depth must be int (like its default 2), got 'deep'"),
-        (
-            ["model=cnn", "data=moons"],
-            2,
-            "model cnn needs images (channels x height x width) but the data gives examples "
-            "of shape (2,); use data=digits",
-        ),
-        (["data.batch_size=5000"], 2, "data.batch_size=5000 is larger than the training split (1257 examples)"),
-        (["model.optimizer.lr=-1"], 2, "model.optimizer.lr must be a positive number, got -1"),
-        (["trainer.max_epochs=-5"], 2, "trainer.max_epochs must be an integer >= 1, or -1 for no limit, got -5"),
-        (["trainer=gpu"], 2, "the trainer settings cannot be met on this machine"),
-        (["hydra.run.dir=/proc/zoo-run"], 2, "cannot write the run folder /proc/zoo-run"),
-        (
-            ["model=lstm_lm", "data=text", "data.path=/nonexistent/corpus.txt"],
-            2,
-            "text file /nonexistent/corpus.txt does not exist",
-        ),
-    ],
-    ids=[
-        "unknown-data",
-        "wrong-type",
-        "impossible-pair",
-        "batch-too-large",
-        "negative-lr",
-        "negative-epochs",
-        "no-gpu",
-        "unwritable-output",
-        "missing-text",
-    ],
+    "name", [n if n in AS_PROCESSES else pytest.param(n, marks=pytest.mark.slow) for n in BAD_INPUT]
 )
-def test_bad_input_is_one_sentence_and_a_nonzero_exit(tmp_path, args, code, sentence):
+def test_bad_input_is_one_sentence_and_a_nonzero_exit(tmp_path, name):
+    args, code, sentence = BAD_INPUT[name]
     has_dir = any(a.startswith("hydra.run.dir") for a in args)
     result = run_cli("train.py", "trainer.max_epochs=1", *args, *([] if has_dir else [f"hydra.run.dir={tmp_path}"]))
     if "trainer=gpu" in args and torch.cuda.is_available():
@@ -260,6 +252,17 @@ def test_bad_input_is_one_sentence_and_a_nonzero_exit(tmp_path, args, code, sent
     assert sentence in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "checkpoints").exists() or has_dir  # nothing half-made
+
+
+@pytest.mark.parametrize("name", [n for n in BAD_INPUT if n not in AS_PROCESSES])
+def test_bad_input_is_refused_before_any_step(compose_train, name):
+    """The same sentences in one process (the slow test above sees each as a user's command line)."""
+    args, _, sentence = BAD_INPUT[name]
+    if "trainer=gpu" in args and torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(UserError) as refused:
+        train(compose_train(*args))
+    assert sentence in str(refused.value)
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,8 @@ SLOW = pytest.mark.slow  # a minute or more each at smoke scale
 
 @pytest.mark.parametrize(
     "name",
-    ["perceptron", "backprop", "cnn", "rnn"] + [pytest.param(n, marks=SLOW) for n in ("gd", "resnet", "generative")],
+    ["perceptron", "backprop", "cnn", "rnn"]
+    + [pytest.param(n, marks=SLOW) for n in ("gd", "resnet", "generative", "beyond")],
 )
 def test_each_section_writes_its_report(name, tmp_path, monkeypatch):
     import importlib

@@ -149,3 +149,50 @@ def score_histograms(scores: dict[str, torch.Tensor], path: Path, xlabel: str) -
     ax.set(xlabel=xlabel, ylabel="density")
     ax.legend()
     return save_figure(fig, path)
+
+
+def code_scatter(code: torch.Tensor, labels: torch.Tensor, path: Path) -> Path:
+    """An autoencoder's 2-D code of each test image, coloured by the class it was never told."""
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    points = ax.scatter(code[:, 0], code[:, 1], c=labels, cmap="tab10", s=6, edgecolors="none")
+    fig.colorbar(points, ax=ax, ticks=range(int(labels.max()) + 1), label="class (not used in training)")
+    ax.set(title="code of the test images", xlabel="$z_1$", ylabel="$z_2$")
+    return save_figure(fig, path)
+
+
+def _scene_axes(images: torch.Tensor, titles: list[str], columns: int = 4):
+    rows = (len(images) + columns - 1) // columns
+    fig, axes = plt.subplots(rows, columns, figsize=(2.6 * columns, 2.8 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, image, title in zip(axes.flat, images, titles):
+        ax.imshow(image[0].cpu(), cmap="gray", vmin=0, vmax=1)
+        ax.set_title(title, fontsize=8)
+    return fig, axes.flat
+
+
+def segmentation_overlay(images: torch.Tensor, masks: torch.Tensor, path: Path) -> Path:
+    """Each image with its predicted mask on top: one colour per digit class, background clear."""
+    fig, axes = _scene_axes(images, ["predicted classes of the pixels"] * len(images))
+    for ax, mask in zip(axes, masks):
+        coloured = torch.where(mask > 0, mask.float() - 1, torch.nan).cpu()
+        ax.imshow(coloured, cmap="tab10", vmin=0, vmax=9, alpha=0.6, interpolation="nearest")
+    return save_figure(fig, path)
+
+
+def detections(images: torch.Tensor, found: list[dict], path: Path) -> Path:
+    """Each image with the predicted boxes, their class and score."""
+    from matplotlib.patches import Rectangle
+
+    fig, axes = _scene_axes(images, [f"{len(f['boxes'])} found" for f in found])
+    for ax, f in zip(axes, found):
+        for (x1, y1, x2, y2), label, score in zip(f["boxes"].tolist(), f["labels"].tolist(), f["scores"].tolist()):
+            ax.add_patch(Rectangle((x1 - 0.5, y1 - 0.5), x2 - x1, y2 - y1, fill=False, color="tab:red", lw=1.2))
+            ax.text(x1, y1 - 1, f"{label} {score:.2f}", color="tab:red", fontsize=7)
+    return save_figure(fig, path)
+
+
+def captioned(images: torch.Tensor, captions: list[str], path: Path) -> Path:
+    """Each image with its generated caption as the title."""
+    fig, _ = _scene_axes(images, captions)
+    return save_figure(fig, path)

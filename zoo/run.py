@@ -243,16 +243,8 @@ def evaluation_data_config(spec_data: dict, cfg: DictConfig, overrides: list[str
     return OmegaConf.merge(OmegaConf.create(spec_data), OmegaConf.from_dotlist(dotlist))
 
 
-def evaluate(cfg: DictConfig, overrides: list[str]) -> dict:
-    check_options(cfg, "evaluate")
-    checkpoint = load_checkpoint(cfg.ckpt_path)
-    spec = checkpoint["zoo"]
-    out_dir = Path(cfg.paths.output_dir)
-    if cfg.mode == "generate":
-        return {"generated": model_from_checkpoint(checkpoint, cfg.ckpt_path).generate(cfg, out_dir)}
-    split = cfg.split
-    L.seed_everything(cfg.seed, workers=True, verbose=False)
-    model = model_from_checkpoint(checkpoint, cfg.ckpt_path)
+def evaluation_datamodule(model, spec: dict, cfg: DictConfig, overrides: list[str]):
+    """The data to evaluate on, served as the model saw its own; other shapes or classes are one sentence."""
     trained_on = model.data
     data_cfg = evaluation_data_config(spec["data"], cfg, overrides)
     check_group("data", plain(data_cfg))
@@ -266,6 +258,21 @@ def evaluate(cfg: DictConfig, overrides: list[str]) -> dict:
             f"checkpoint {cfg.ckpt_path} was trained on other data than the data given, which differs in "
             f"{'; '.join(differences)}; pass a data preset with the same shape and classes"
         )
+    return datamodule
+
+
+def evaluate(cfg: DictConfig, overrides: list[str]) -> dict:
+    check_options(cfg, "evaluate")
+    checkpoint = load_checkpoint(cfg.ckpt_path)
+    spec = checkpoint["zoo"]
+    out_dir = Path(cfg.paths.output_dir)
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    model = model_from_checkpoint(checkpoint, cfg.ckpt_path)
+    if cfg.mode == "generate":
+        datamodule = evaluation_datamodule(model, spec, cfg, overrides) if model.generates_from_data else None
+        return {"generated": model.generate(cfg, out_dir, datamodule)}
+    split = cfg.split
+    datamodule = evaluation_datamodule(model, spec, cfg, overrides)
     check_batch_limits(cfg.trainer, datamodule, (split,))
     with building("logger"):
         loggers = instantiate_group(cfg.get("logger"))

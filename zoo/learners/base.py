@@ -10,7 +10,8 @@ trainer (zoo.run) knows no family: it asks the learner class
 - `ddp_unused_parameters`: whether DDP must expect parameters without gradients in a step;
 
 and calls these hooks of the learner object: `save_figures` after training and evaluation,
-`evaluate_options` for evaluate.py's extra options, `generate` for evaluate.py mode=generate.
+`evaluate_options` for evaluate.py's extra options, `generate` for evaluate.py mode=generate
+(given the data when `generates_from_data`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class Learner(L.LightningModule):
     data_kinds: tuple[str, ...] = tuple(KINDS)
     pixel_scaling: str | None = None  # "unit": the net models pixel intensities in [0, 1]
     ddp_unused_parameters = False
+    generates_from_data = False  # evaluate.py mode=generate hands generate() the data (a captioner's images)
 
     @classmethod
     def net_sizes(cls, data: DataDescription) -> dict:
@@ -102,16 +104,20 @@ class Learner(L.LightningModule):
             if self.trainer.world_size > 1:
                 sums = self.trainer.strategy.reduce(sums, reduce_op="sum")
             means = dict(zip(key[1:], (sums[:-1] / sums[-1]).tolist()))
-            for name, value in (means | self.derived_metrics(split, means)).items():
-                # values are already summed over DDP ranks, so sync_dist only averages equal numbers
-                self.log(
-                    f"{split}/{name}",
-                    value,
-                    prog_bar=split != "test" and name in ("loss", "acc", "ppl"),
-                    sync_dist=self.trainer.world_size > 1,
-                )
-                if not self.trainer.sanity_checking:
-                    self.history.setdefault(f"{split}/{name}", []).append(value)
+            self.log_epoch(split, means | self.derived_metrics(split, means))
+
+    def log_epoch(self, split: str, values: dict[str, float]) -> None:
+        """Log one epoch's values of a split, the same on every DDP rank, and keep them in the history."""
+        for name, value in values.items():
+            # values are already summed over DDP ranks, so sync_dist only averages equal numbers
+            self.log(
+                f"{split}/{name}",
+                value,
+                prog_bar=split != "test" and name in ("loss", "acc", "ppl"),
+                sync_dist=self.trainer.world_size > 1,
+            )
+            if not self.trainer.sanity_checking:
+                self.history.setdefault(f"{split}/{name}", []).append(value)
 
     def derived_metrics(self, split: str, means: dict) -> dict:
         """Metrics computed from an epoch's means (e.g. perplexity = exp(loss)); none by default."""
@@ -193,9 +199,10 @@ class Learner(L.LightningModule):
             )
         return {}
 
-    def generate(self, cfg, out_dir: Path) -> str:
-        """evaluate.py mode=generate: sample from the model; returns what was printed."""
+    def generate(self, cfg, out_dir: Path, datamodule=None) -> str:
+        """evaluate.py mode=generate: text from the model (given the data when `generates_from_data`); returns
+        what was printed."""
         raise UserError(
-            f"mode=generate needs a model that generates text (a language model); this checkpoint holds a "
-            f"{type(self).__name__}"
+            f"mode=generate needs a model that generates text (a language model or a captioner); this checkpoint "
+            f"holds a {type(self).__name__}"
         )

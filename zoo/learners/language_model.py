@@ -128,7 +128,7 @@ class LanguageModel(Learner):
         return norms
 
     # --- sampling --------------------------------------------------------------------------------
-    def generate(self, cfg, out_dir: Path) -> str:
+    def generate(self, cfg, out_dir: Path, datamodule=None) -> str:
         """Continue cfg.prompt by cfg.length sampled tokens; printed and saved as generated.txt."""
         vocab = Vocab(self.data.vocab)
         # a prompt continues a line, so words get no <eos> (unlike tokenize() on a corpus)

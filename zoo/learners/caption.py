@@ -1,0 +1,104 @@
+"""Image captioning: an image in, a sentence out (slide "Beyond Classification").
+
+Training maximises the log-likelihood of the true caption word by word given the image and the
+words before (teacher forcing); the test generates captions from the images alone and reports the
+share of exactly right captions (test/exact) and the corpus BLEU-4 (test/bleu4, torchmetrics):
+the geometric mean of 1- to 4-gram precisions times a brevity penalty (Papineni et al. 2002).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torchmetrics.text import BLEUScore
+
+from zoo.learners.base import Learner
+
+PAD, BOS, EOS = "<pad>", "<bos>", "<eos>"
+SHOWN = 8  # images captioned in the pictures and by mode=generate
+
+
+class Captioner(Learner):
+    """Cross-entropy of each next caption word; `beam_size` and `max_length` rule generation."""
+
+    data_kinds = ("scenes",)
+    generates_from_data = True  # mode=generate captions the data's test scenes
+
+    @classmethod
+    def net_sizes(cls, data) -> dict:
+        return {
+            "input_shape": data.input_shape,
+            "vocab_size": data.vocab_size,
+            "bos": data.vocab.index(BOS),
+            "eos": data.vocab.index(EOS),
+        }
+
+    def __init__(
+        self,
+        net,
+        data,
+        optimizer,
+        scheduler=None,
+        scheduler_interval: str = "epoch",
+        beam_size: int = 3,
+        max_length: int = 12,
+    ):
+        super().__init__(net, data, optimizer, scheduler, scheduler_interval)
+        self.beam_size, self.max_length = beam_size, max_length
+        self.pad = data.vocab.index(PAD)
+        self.bleu = BLEUScore(n_gram=4)
+
+    def words(self, ids) -> str:
+        """A caption's text: its words up to <eos> (or padding), without <bos>."""
+        out = []
+        for i in ids.tolist():
+            word = self.data.vocab[i]
+            if word in (EOS, PAD):
+                break
+            if word != BOS:
+                out.append(word)
+        return " ".join(out)
+
+    def caption(self, images: torch.Tensor) -> list[str]:
+        self.eval()
+        return [self.words(ids) for ids in self.net.generate(images, self.max_length, self.beam_size)]
+
+    def _step(self, batch, split: str) -> torch.Tensor:
+        x, targets = batch
+        caption = targets["caption"]
+        scores = self.net(x, caption[:, :-1])
+        loss = F.cross_entropy(scores.flatten(0, 1), caption[:, 1:].flatten(), ignore_index=self.pad)
+        self.accumulate(split, len(x), loss=loss)
+        if split == "test":
+            said, truth = self.caption(x), [self.words(ids) for ids in caption]
+            self.accumulate(split, len(x), exact=sum(s == t for s, t in zip(said, truth)) / len(x))
+            self.bleu.update(said, [[t] for t in truth])
+        return loss
+
+    def on_test_epoch_end(self):
+        super().on_test_epoch_end()
+        self.log_epoch("test", {"bleu4": float(self.bleu.compute())})
+        self.bleu.reset()
+
+    def captioned(self, datamodule, out_dir: Path) -> tuple[list[str], Path]:
+        """Captions of the first test scenes, with the true ones, as lines and as a picture."""
+        from zoo import plots
+
+        images = datamodule.inputs("test")[:SHOWN]
+        said = self.caption(images.to(self.device))
+        truth = [self.words(ids) for ids in datamodule.splits["test"].y["caption"][:SHOWN]]
+        lines = [f"{s}   (true: {t})" for s, t in zip(said, truth)]
+        return lines, plots.captioned(images, said, out_dir / "captions.png")
+
+    def save_figures(self, out_dir: Path, datamodule) -> list[Path]:
+        return [self.captioned(datamodule, out_dir)[1]]
+
+    def generate(self, cfg, out_dir: Path, datamodule=None) -> str:
+        """evaluate.py mode=generate: captions of the first test scenes, printed and saved as generated.txt."""
+        lines, _ = self.captioned(datamodule, out_dir)
+        text = "\n".join(lines)
+        (out_dir / "generated.txt").write_text(text + "\n")
+        print(text)
+        return text

@@ -193,3 +193,13 @@ def test_a_captioner_captions_scenes_from_its_checkpoint(tmp_path):
     assert len(lines) == 8 and all("(true: " in line for line in lines)
     assert (tmp_path / "gen" / "captions.png").is_file()
     assert decode_caption([VOCAB.index("a"), VOCAB.index("3"), EOS, VOCAB.index("a")]) == "a 3"
+
+
+@pytest.mark.parametrize("preset", ["mnist", "fashion_mnist"])
+def test_the_autoencoder_learns_the_28x28_sets_from_their_files(preset, tmp_path):
+    folder = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}[preset]
+    write_idx(tmp_path / "data" / folder / "raw", n_train=200, n_test=60)
+    data = [f"data={preset}", f"data.root={tmp_path / 'data'}", "data.download=false", "data.val_size=40"]
+    result = train(compose("train", [*FAST, "model=autoencoder", *data], tmp_path / "run"))
+    assert result["test/recon_mse"] < 0.25 and 0 <= result["test/knn_acc"] <= 1
+    assert (tmp_path / "run" / "code.png").is_file()

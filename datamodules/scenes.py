@@ -51,15 +51,16 @@ def encode_caption(words: list[str], length: int) -> torch.Tensor:
     return torch.tensor(ids + [PAD] * (length - len(ids)))
 
 
-def decode_caption(ids) -> str:
+def decode_caption(ids, vocab: list[str] = VOCAB) -> str:
     """The words of a caption's ids, up to its end (<eos> or padding), without <bos>."""
+    pad, bos, eos = SPECIALS
     words = []
     for i in ids:
-        i = int(i)
-        if i in (EOS, PAD):
+        word = vocab[int(i)]
+        if word in (eos, pad):
             break
-        if i != BOS:
-            words.append(VOCAB[i])
+        if word != bos:
+            words.append(word)
     return " ".join(words)
 
 

@@ -14,9 +14,10 @@ import torch
 import torch.nn.functional as F
 from torchmetrics.text import BLEUScore
 
+from datamodules.scenes import SPECIALS, decode_caption
 from zoo.learners.base import Learner
 
-PAD, BOS, EOS = "<pad>", "<bos>", "<eos>"
+PAD, BOS, EOS = SPECIALS
 SHOWN = 8  # images captioned in the pictures and by mode=generate
 
 
@@ -52,14 +53,7 @@ class Captioner(Learner):
 
     def words(self, ids) -> str:
         """A caption's text: its words up to <eos> (or padding), without <bos>."""
-        out = []
-        for i in ids.tolist():
-            word = self.data.vocab[i]
-            if word in (EOS, PAD):
-                break
-            if word != BOS:
-                out.append(word)
-        return " ".join(out)
+        return decode_caption(ids, self.data.vocab)
 
     def caption(self, images: torch.Tensor) -> list[str]:
         self.eval()

@@ -17,7 +17,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from zoo.nets import parts
-from zoo.nets.segmenter import BLOCK, check_divisible, double_conv
+
+BLOCK = 2  # pixels per side of the blocks the encoder folds into channels first
 
 
 class ShowAndTell(nn.Module):
@@ -34,10 +35,12 @@ class ShowAndTell(nn.Module):
     ):
         super().__init__()
         parts.require_image("captioner", input_shape)
-        check_divisible("captioner", input_shape, BLOCK * 2 ** (len(channels) - 1), "halves the image between blocks")
+        parts.check_divisible(
+            "captioner", input_shape, BLOCK * 2 ** (len(channels) - 1), "halves the image between blocks"
+        )
         layers, c_in = [nn.PixelUnshuffle(BLOCK)], input_shape[0] * BLOCK**2  # 2x2 pixels -> channels
         for i, c in enumerate(channels):
-            layers += [nn.MaxPool2d(2)] * (i > 0) + [double_conv(c_in, c)]
+            layers += [nn.MaxPool2d(2)] * (i > 0) + [parts.double_conv(c_in, c)]
             c_in = c
         # v: the max of each feature over each of grid x grid regions, side by side; where a digit sits
         # decides "left of" and "above". The LSTM's input weights are the first layer that mixes them.

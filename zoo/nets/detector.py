@@ -15,7 +15,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from zoo.nets import parts
-from zoo.nets.segmenter import check_divisible, double_conv
 
 PRIOR = 0.1  # the heat maps start at p = 0.1 everywhere (Lin et al. 2017's initialisation for rare positives)
 
@@ -30,10 +29,12 @@ class CentreNet(nn.Module):
     def __init__(self, input_shape, num_classes: int, channels=(32, 64)):
         super().__init__()
         parts.require_image("detector", input_shape)
-        check_divisible("detector", input_shape, self.stride, f"reads the image in {self.stride}x{self.stride} cells")
+        parts.check_divisible(
+            "detector", input_shape, self.stride, f"reads the image in {self.stride}x{self.stride} cells"
+        )
         layers, c_in = [], input_shape[0] * self.stride**2
         for c in channels:
-            layers.append(double_conv(c_in, c))
+            layers.append(parts.double_conv(c_in, c))
             c_in = c
         self.features = nn.Sequential(*layers, nn.Conv2d(c_in, c_in, 3, padding=1), nn.ReLU())
         self.heat, self.size, self.offset = (nn.Conv2d(c_in, k, 1) for k in (num_classes, 2, 2))

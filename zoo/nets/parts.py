@@ -28,3 +28,20 @@ def require_image(net_name: str, input_shape) -> None:
             f"model {net_name} needs images (channels x height x width) but the data gives examples of shape "
             f"{tuple(input_shape)}; use data=digits, mnist, fashion_mnist or cifar10, or model=mlp for vectors"
         )
+
+
+def double_conv(c_in: int, c_out: int) -> nn.Sequential:
+    """(conv 3x3 -> batch norm -> ReLU) twice: a U-Net level, and the detector's and captioner's blocks."""
+    layers = []
+    for c in (c_in, c_out):
+        layers += [nn.Conv2d(c, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
+    return nn.Sequential(*layers)
+
+
+def check_divisible(net_name: str, input_shape, step: int, why: str) -> None:
+    """Nets that halve or fold the image need sides that divide evenly; say so instead of failing inside."""
+    if input_shape[1] % step or input_shape[2] % step:
+        raise UserError(
+            f"model {net_name} {why}: the image's height and width must be multiples of {step}, got "
+            f"{input_shape[1]}x{input_shape[2]}; change data.canvas or model.channels"
+        )

@@ -17,26 +17,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from zoo.errors import UserError
 from zoo.nets import parts
 
 BLOCK = 2  # pixels per side folded into channels
-
-
-def double_conv(c_in: int, c_out: int) -> nn.Sequential:
-    """(conv 3x3 -> batch norm -> ReLU) twice: the unit of every U-Net level."""
-    layers = []
-    for c in (c_in, c_out):
-        layers += [nn.Conv2d(c, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
-    return nn.Sequential(*layers)
-
-
-def check_divisible(net_name: str, input_shape, step: int, why: str) -> None:
-    if input_shape[1] % step or input_shape[2] % step:
-        raise UserError(
-            f"model {net_name} {why}: the image's height and width must be multiples of {step}, got "
-            f"{input_shape[1]}x{input_shape[2]}; change data.canvas or model.channels"
-        )
 
 
 class UNet(nn.Module):
@@ -48,14 +31,14 @@ class UNet(nn.Module):
         super().__init__()
         parts.require_image("segmenter", input_shape)
         levels = len(channels)
-        check_divisible("segmenter", input_shape, BLOCK * 2 ** (levels - 1), f"halves the image {levels} times")
+        parts.check_divisible("segmenter", input_shape, BLOCK * 2 ** (levels - 1), f"halves the image {levels} times")
         self.down = nn.ModuleList()
         c_in = input_shape[0] * BLOCK**2
         for c in channels:
-            self.down.append(double_conv(c_in, c))
+            self.down.append(parts.double_conv(c_in, c))
             c_in = c
         pairs = zip(reversed(channels[1:]), reversed(channels[:-1]))  # (deeper, shallower) level
-        self.merge = nn.ModuleList(double_conv(deep + shallow, shallow) for deep, shallow in pairs)
+        self.merge = nn.ModuleList(parts.double_conv(deep + shallow, shallow) for deep, shallow in pairs)
         # the finest skip is the input itself: whether a pixel is ink is read off its own value
         self.head = nn.Conv2d(channels[0] + input_shape[0] * BLOCK**2, (num_classes + 1) * BLOCK**2, 1)
 

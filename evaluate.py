@@ -8,7 +8,7 @@ import sys
 
 import hydra
 
-import zoo.config  # noqa: F401 - registers the ${zoo_root:} and ${pixel_scaling:} resolvers the configs use
+import zoo.config  # registers the ${zoo_root:} and ${pixel_scaling:} resolvers the configs use
 
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="evaluate")
@@ -22,11 +22,6 @@ def main(cfg) -> None:
         evaluate(cfg, list(HydraConfig.get().overrides.task))
 
 
-def data_overrides_apply_to_any_data(argv: list[str]) -> list[str]:
-    """`data.x=v` becomes `++data.x=v`: the key may belong to the checkpoint's data, not the default preset's."""
-    return [f"++{a}" if a.startswith("data.") and "=" in a else a for a in argv]
-
-
 if __name__ == "__main__":
-    sys.argv[1:] = data_overrides_apply_to_any_data(sys.argv[1:])
+    sys.argv[1:] = zoo.config.data_overrides_apply_to_any_data(sys.argv[1:])
     main()

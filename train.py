@@ -16,8 +16,8 @@ def main(cfg) -> float | None:
     metrics = {}  # stays empty when the run fails with a sentence (inside a sweep, the sweep goes on)
     with reported_as_sentences():
         metrics = train(cfg)
-    # A multirun sweeper (e.g. Optuna) optimises the returned value.
-    return metrics.get("val/loss")
+    # A multirun sweeper (hparams_search=..., zoo/search.py) optimises the returned value.
+    return metrics.get(cfg.optimized_metric)
 
 
 if __name__ == "__main__":

@@ -66,14 +66,14 @@ class DigitsDataModule(InMemoryDataModule):
         return splits_from_index(x, y, train, val, test)
 
     def held_out(self) -> torch.Tensor:
-        """Test images of the digits left out by `classes` (the held-out-class outliers)."""
+        """Every image of the digits left out by `classes` (the held-out-class outliers): the model saw none."""
         if self.classes is None:
             raise UserError(
                 "the held-out-class outlier set needs a model trained with data.classes leaving some "
                 "digits out, e.g. data.classes=[0,1,2,3,4,5,6,7,8]"
             )
         others = [c for c in range(10) if c not in self.classes]
-        return self.load(classes=others)["test"].x
+        return torch.cat([split.x for split in self.load(classes=others).values()])
 
     def transform(self, x, train: bool):
         # Shift training digits by up to one pixel: the same digit, drawn a little off-centre.

@@ -8,9 +8,12 @@ import pytest
 import torch
 
 from datamodules.description import DataDescription
+from datamodules.digits import DigitsDataModule
 from tests.conftest import run_cli
 from zoo.config import build_model
 from zoo.errors import UserError
+from zoo.learners.likelihood import perturb_pixels
+from zoo.metrics.outliers import BATCHES, SCORES, compressed_bits_per_dim, typical_batches
 from zoo.metrics.sample_quality import frechet_distance, mode_coverage
 from zoo.nets.realnvp import AffineCoupling, RealNVP, checkerboard, conv_st, dequantize_logit, inverse_logit
 from zoo.run import evaluate, train
@@ -164,7 +167,7 @@ def test_realnvp_on_digits_reports_bits_per_dim_and_finds_outliers(compose_train
         output_dir=tmp_path / "eval",
     )
     result = evaluate(cfg, [])
-    assert result["ood/noise/auroc"] > 0.9 and 0 <= result["ood/invert/auroc"] <= 1
+    assert result["ood/noise/auroc_likelihood"] > 0.9 and 0 <= result["ood/invert/auroc_likelihood"] <= 1
     assert (tmp_path / "eval" / "ood_histograms.png").is_file()
 
 
@@ -187,26 +190,76 @@ def test_ood_options_say_what_works(compose_train, tmp_path):
             "model=realnvp", "data=digits", "trainer.max_epochs=1", "model.hidden=8", output_dir=tmp_path / "flow"
         )
     )
-    for ood, sentence in (("ood=[heldout]", "data.classes leaving digits out"), ("ood=[cats]", "unknown outlier set")):
-        cfg = compose_train(f"ckpt_path={tmp_path}/flow/checkpoints/best.ckpt", ood, name="evaluate")
+    train(compose_train("model=realnvp", "data=moons", "trainer.max_epochs=1", output_dir=tmp_path / "moons"))
+    ckpt = {name: f"{tmp_path}/{name}/checkpoints/best.ckpt" for name in ("mlp", "flow", "moons")}
+    flow, moons = f"ckpt_path={ckpt['flow']}", f"ckpt_path={ckpt['moons']}"
+    for overrides, sentence in (
+        ([flow, "ood=[heldout]"], "data.classes leaving digits out"),
+        ([flow, "ood=[cats]"], "unknown outlier set"),
+        ([flow, "ood=[noise]", "ood_scores=[entropy]"], "unknown outlier score 'entropy'; choose from likelihood"),
+        ([flow, "ood=[noise]", "ood_scores=[]"], "ood_scores names no score"),
+        ([flow, "ood=[noise]", "ood_scores=[ratio]"], "ood_scores=ratio needs ood_background="),
+        ([flow, "ood=[noise]", "ood_scores=ratio", f"ood_background={ckpt['mlp']}"], "not a flow"),
+        ([flow, "ood=[noise]", "ood_scores=ratio", f"ood_background={ckpt['moons']}"], "was trained on other data"),
+        ([moons, "ood=[noise]", "ood_scores=[complexity]"], "compresses images"),
+        ([flow, "ood=[noise]", "ood_batch=0"], "ood_batch must be an integer from 1"),
+    ):  # fmt: skip
+        cfg = compose_train(*overrides, name="evaluate")
         with pytest.raises(UserError, match=sentence):
             evaluate(cfg, [])
+    with pytest.raises(UserError, match="model.perturb must be in"):
+        train(compose_train("model=realnvp", "data=moons", "model.perturb=0.2"))
 
 
-def test_held_out_digits_are_outliers_of_a_flow_trained_without_them(compose_train, tmp_path):
-    train(
-        compose_train(
-            "model=realnvp",
-            "data=digits",
-            "data.classes=[0,1,2,3,4,5,6,7,8]",
-            "trainer.max_epochs=2",
-            "model.hidden=8",
-            output_dir=tmp_path / "flow",
-        )
+def test_held_out_digits_are_outliers_under_every_score(compose_train, tmp_path):
+    """The four scores of a flow trained on 0-8, the ratio against a background flow trained on perturbed digits."""
+    base = ["model=realnvp", "data=digits", "data.classes=[0,1,2,3,4,5,6,7,8]", "model.hidden=8"]
+    train(compose_train(*base, "trainer.max_epochs=2", output_dir=tmp_path / "flow"))
+    train(compose_train(*base, "trainer.max_epochs=1", "model.perturb=0.2", output_dir=tmp_path / "background"))
+    cfg = compose_train(
+        f"ckpt_path={tmp_path}/flow/checkpoints/best.ckpt",
+        "ood=[heldout,noise]",
+        "ood_scores=[likelihood,complexity,ratio,typicality]",
+        f"ood_background={tmp_path}/background/checkpoints/best.ckpt",
+        name="evaluate",
+        output_dir=tmp_path / "eval",
     )
-    cfg = compose_train(f"ckpt_path={tmp_path}/flow/checkpoints/best.ckpt", "ood=[heldout]", name="evaluate")
     result = evaluate(cfg, [])
-    assert 0 <= result["ood/heldout/auroc"] <= 1 and result["ood/heldout/bpd"] > 0
+    for score in SCORES:
+        assert 0 <= result[f"ood/heldout/auroc_{score}"] <= 1
+    assert result["ood/noise/auroc_likelihood"] > 0.9 and result["ood/heldout/bpd"] > 0
+    assert (tmp_path / "eval" / "ood_histograms.png").is_file()
+
+
+def test_the_held_out_set_is_every_image_of_the_left_out_digits():
+    from sklearn.datasets import load_digits
+
+    data = DigitsDataModule(classes=[0, 1, 2, 3, 4, 5, 6, 7, 8], scaling="unit")
+    assert len(data.held_out()) == (load_digits().target == 9).sum()
+
+
+def test_typicality_is_the_distance_of_a_batch_mean_from_the_typical_value():
+    g = torch.Generator().manual_seed(0)
+    assert typical_batches(torch.full((50,), 2.5), 2.5, 10, g).abs().max() == 0
+    assert torch.equal(typical_batches(torch.tensor([0.0, 2.0]), 1.0, 1, g), torch.ones(BATCHES))
+    means = typical_batches(torch.tensor([0.0, 2.0]), 0.0, 4, g)  # means of four draws of 0 or 2: 0, 0.5, ..., 2
+    assert set((means * 2).round().tolist()) <= {0, 1, 2, 3, 4} and 0.8 < means.mean() < 1.2
+
+
+def test_a_constant_image_compresses_to_fewer_bits_than_noise():
+    g = torch.Generator().manual_seed(0)
+    noise = torch.randint(17, (4, 1, 8, 8), generator=g) / 16
+    bits = compressed_bits_per_dim(torch.cat([torch.zeros(1, 1, 8, 8), noise]), levels=17)
+    assert bits[0] < bits[1:].min() and bits[1:].min() > 2  # 17 random levels need log2(17) = 4.1 bits, less headers
+
+
+def test_perturbing_replaces_the_stated_share_of_pixels_by_grey_levels():
+    torch.manual_seed(0)
+    x = torch.zeros(200, 1, 8, 8)
+    assert torch.equal(perturb_pixels(x, 0.0, 17), x)
+    y = perturb_pixels(x, 0.3, 17)
+    assert torch.allclose(y * 16, (y * 16).round()) and 0 <= y.min() and y.max() <= 1
+    assert (y != 0).float().mean().item() == pytest.approx(0.3 * 16 / 17, abs=0.01)  # a draw of level 0 changes nothing
 
 
 def test_classic_fid_without_torch_fidelity_is_a_sentence(compose_train):
@@ -225,6 +278,7 @@ def test_classic_fid_without_torch_fidelity_is_a_sentence(compose_train):
         classic_fid(model, data)
 
 
+@pytest.mark.slow  # 24 s of two gloo processes; the other DDP checks are in the slow test_ddp.py
 def test_gan_under_ddp_keeps_both_nets_in_step(tmp_path):
     result = run_cli(
         "train.py",

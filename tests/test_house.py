@@ -141,12 +141,19 @@ def test_a_new_family_trains_and_evaluates_without_editing_the_zoo(tmp_path):
     assert wrong.returncode == 2 and "model toy_line learns from lines, but data=digits holds images" in wrong.stderr
 
 
+def is_module(name: str) -> bool:
+    path = ROOT.joinpath(*name.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
 def internal_imports(path: Path, module: str) -> set[str]:
     """Modules of this project that a file imports, at the top or inside functions."""
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            names = [f"{node.module}.{a.name}" for a in node.names]
+            if not all(is_module(name) for name in names):  # `from zoo.x import f` needs zoo.x itself
+                names.append(node.module)
         elif isinstance(node, ast.Import):
             names = [a.name for a in node.names]
         else:

@@ -111,3 +111,18 @@ def test_a_folder_left_by_a_refused_command_line_can_be_used_again(tmp_path):
     assert refused.returncode == 2 and "model.width must be int" in refused.stderr
     fixed = run_cli("train.py", *FAST, "trainer.max_epochs=1", f"hydra.run.dir={tmp_path}")
     assert fixed.returncode == 0, fixed.stderr[-2000:]
+
+
+def test_tensorboard_shows_the_run_folders_pictures_and_the_config_beside_the_final_metrics(compose_train, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from zoo.run import train
+
+    overrides = ["model=gan", "data=ring", "data.n_samples=1000", "trainer.max_epochs=2", "logger=tensorboard"]
+    metrics = train(compose_train(*overrides, output_dir=tmp_path))
+    events = EventAccumulator(str(tmp_path / "tensorboard"), size_guidance={"images": 0}).Reload()
+    assert "figures/samples" in events.Tags()["images"]  # the run folder's samples.png
+    by_epoch = [image.step for image in events.Images("figures/samples_by_epoch")]  # samples/epoch_*.png
+    assert len(by_epoch) == 2 and by_epoch[0] < by_epoch[1]
+    assert "_hparams_/session_start_info" in events.PluginTagToContent("hparams")
+    assert events.Scalars("hp/test/fd")[-1].value == pytest.approx(metrics["test/fd"])

@@ -49,7 +49,7 @@ def test_resnet_section_at_paper_scale_runs_the_papers_recipes():
     def composed(overrides):  # as Report.train composes them at the paper scale
         return compose("train", ["callbacks=none", TRAINER["paper"], *overrides])
 
-    for (model, depth), overrides in degradation_runs("paper", None).items():
+    for (model, depth, _), overrides in degradation_runs("paper", None).items():
         cfg = composed(overrides)
         assert cfg.data._target_.endswith("CIFAR10DataModule") and cfg.model._target_.endswith("ResNet")
         assert cfg.model.depth == depth and cfg.model.shortcuts == (model == "resnet")
@@ -58,9 +58,10 @@ def test_resnet_section_at_paper_scale_runs_the_papers_recipes():
         cfg = composed(overrides)
         assert cfg.data._target_.endswith("MNISTDataModule") and cfg.trainer.max_epochs == 160
     assert composed(odenet_runs("paper", None)["RK-Net (rk4, backprop)"]).model.solver == "rk4"
-    assert degradation_runs("default", 15)["resnet", 56] == [
+    assert degradation_runs("default", 15)["resnet", 56, True] == [
         "model=resnet",
         "model.depth=56",
+        "model.zero_init_residual=true",
         "trainer.max_epochs=15",
         "data.augment=false",
     ]

@@ -23,6 +23,7 @@ import torch
 from tests.conftest import ROOT, write_idx
 from zoo.config import compose
 from zoo.errors import UserError
+from zoo.options import TOP_LEVEL
 from zoo.run import evaluate, prepare, train
 
 TEXT = "the cat sat on the mat.\nthe dog sat on the log.\n" * 400
@@ -146,7 +147,7 @@ def train_invocations(files: dict) -> list[list[str]]:
 def evaluate_invocations(files: dict) -> list[list[str]]:
     out = []
     for ckpt in (files["ckpt_mlp"], files["ckpt_lm"]):
-        for key in ("seed", "split", "mode", "prompt", "length", "temperature", "ood", "trainer.devices"):
+        for key in [*(k for k in TOP_LEVEL["evaluate"] if k != "ckpt_path"), "trainer.devices"]:
             out += [[f"ckpt_path={ckpt}", f"{key}={v.format(**files)}"] for v in VALUES]
         out += [[f"ckpt_path={ckpt}", "mode=generate", f"temperature={t}"] for t in ("1e-30", "1e-45", "1e30")]
     out += [[f"ckpt_path={path}"] for path in [*files["damaged"], files["dir"], files["missing"]]]

@@ -44,6 +44,19 @@ def test_plain_net_has_the_same_parameters_as_its_resnet():
     assert n_params(ResNet((3, 32, 32), 10, depth=56, shortcuts=False)) == n_params(resnet56())
 
 
+def test_a_residual_net_whose_branches_start_at_zero_starts_as_the_identity():
+    torch.manual_seed(0)
+    net = ResNet((1, 8, 8), 10, depth=56, zero_init_residual=True)
+    h = net.stem(torch.randn(4, 1, 8, 8))  # non-negative after its ReLU, so each block passes it on unchanged
+    for block in net.blocks:
+        assert torch.equal(block(h), block.skip(h))
+        h = block(h)
+    untouched = ResNet((1, 8, 8), 10, depth=56)
+    assert all(block.bn2.weight.eq(1).all() for block in untouched.blocks)  # He et al.'s start, the default
+    with pytest.raises(UserError, match="zero_init_residual=true needs shortcuts"):
+        ResNet((1, 8, 8), 10, depth=20, shortcuts=False, zero_init_residual=True)
+
+
 def test_odenet_on_mnist_has_the_papers_size():
     assert round(n_params(ODENet((1, 28, 28), 10)) / 1e6, 2) == pytest.approx(0.22, abs=0.015)  # Chen et al.: 0.22M
 

@@ -1,5 +1,14 @@
-"""lecture-zoo: the models of the MA333 deep-learning lecture, trainable from one command line."""
+"""lecture-zoo: the models of the MA333 deep-learning lecture, trainable from one command line.
 
-from pathlib import Path
+From Python: `from zoo import train, evaluate, load` (zoo/api.py, imported when first asked for).
+"""
 
-ROOT = Path(__file__).resolve().parents[1]  # the project folder: configs/, outputs/, data/
+API = ("train", "evaluate", "load")
+
+
+def __getattr__(name: str):
+    if name in API:
+        from zoo import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'zoo' has no attribute {name!r}")

@@ -153,3 +153,26 @@ class EpochProgressBar(RichProgressBar):
         # without this the bar would finish showing the training loss of the epoch before the last.
         self._update_metrics(trainer, pl_module)
         super().on_train_end(trainer, pl_module)
+
+
+class OptunaPruning(L.Callback):
+    """Reports `monitor` after each validation to the running Optuna trial (zoo.search); stops the run when
+    Optuna prunes it.
+
+    The run ends as a short run (its folder complete); the sweeper records the trial as pruned.
+    Outside a search, or under a launcher that runs jobs in other processes, it does nothing.
+    """
+
+    def __init__(self, monitor: str):
+        self.monitor = monitor
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        from zoo.search import running
+
+        value = trainer.callback_metrics.get(self.monitor)
+        if running.trial is None or trainer.state.fn != "fit" or trainer.sanity_checking or value is None:
+            return  # the best checkpoint's re-validation after fitting is not an epoch
+        running.trial.report(float(value), step=trainer.current_epoch)
+        if running.trial.should_prune():
+            running.pruned = True
+            trainer.should_stop = True

@@ -10,15 +10,16 @@ from __future__ import annotations
 import inspect
 import types
 import typing
+from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from datamodules.description import DataDescription
-from zoo import ROOT
 from zoo.errors import UserError
 
+ROOT = Path(__file__).resolve().parents[1]  # the project folder: configs/, outputs/, data/
 CONFIG_DIR = ROOT / "configs"
 
 
@@ -39,6 +40,19 @@ def compose(config_name: str = "train", overrides=(), output_dir=None) -> DictCo
         with open_dict(cfg):
             cfg.paths.output_dir = str(output_dir)
     return cfg
+
+
+def task_config(cfg: DictConfig, resolve: bool = True) -> dict:
+    """The composed config without Hydra's own node, as plain containers (what .hydra/config.yaml holds)."""
+    task = OmegaConf.to_container(cfg, resolve=False)
+    task.pop("hydra", None)
+    return OmegaConf.to_container(OmegaConf.create(task), resolve=True) if resolve else task
+
+
+def data_overrides_apply_to_any_data(overrides: list[str]) -> list[str]:
+    """For evaluate: `data.x=v` becomes `++data.x=v`, as the key may belong to the checkpoint's data, not the
+    default preset's."""
+    return [f"++{o}" if o.startswith("data.") and "=" in o else o for o in overrides]
 
 
 def choice(cfg, group: str) -> str | None:

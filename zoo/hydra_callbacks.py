@@ -20,7 +20,8 @@ from hydra.core.utils import JobStatus
 from hydra.experimental.callback import Callback
 from omegaconf import OmegaConf
 
-from zoo.errors import EXIT_USER_ERROR, failed_job
+from zoo.config import task_config
+from zoo.errors import EXIT_USER_ERROR, UserError, failed_job
 
 # Keys a resumed run may change: how long and where it runs, what it logs. Anything else (model, data,
 # seed, the optimisation) would continue one run with the weights and state of another.
@@ -43,7 +44,7 @@ RESUMABLE_CHANGES = (
     "logger",
 )
 RUN_MARKERS = ("checkpoints", "metrics.json")  # what a run that did work leaves (a refused one leaves .hydra/)
-_held_locks: list = []  # open lock files live as long as the process
+_held_locks: dict[Path, object] = {}  # folder -> its open lock file, held as long as the process
 
 
 def _refuse(sentence: str) -> None:
@@ -57,27 +58,30 @@ def _require_writable(folder: str) -> None:
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as err:
-        _refuse(
+        raise UserError(
             f"cannot write the run folder {folder} ({err.strerror or err}); pass hydra.run.dir=<a folder you can write>"
-        )
+        ) from err
 
 
 def _lock(folder: Path) -> None:
     """Hold folder/.lock for the life of this process; another holder means another run is using it."""
+    if folder.resolve() in _held_locks:  # this process's own earlier run (the Python API)
+        return
     handle = open(folder / ".lock", "a+")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+    except BlockingIOError as err:
         handle.seek(0)
         holder = handle.read().strip() or "another process"
-        _refuse(
+        handle.close()
+        raise UserError(
             f"the run folder {folder} is in use by a run that is still going ({holder}); wait for it to end "
             f"or pass another hydra.run.dir"
-        )
+        ) from err
     handle.truncate(0)
     handle.write(f"pid {os.getpid()}")
     handle.flush()
-    _held_locks.append(handle)
+    _held_locks[folder.resolve()] = handle
 
 
 def _flat(node, prefix: str = "") -> dict:
@@ -106,7 +110,7 @@ def _check_owner(folder: Path, task_cfg: dict) -> None:
     if not held:
         return
     if not task_cfg.get("resume") or task_cfg.get("task_name") != "train":
-        _refuse(
+        raise UserError(
             f"the run folder {folder} already holds a run ({', '.join(held)}); resume=true continues it, "
             f"or pass another hydra.run.dir"
         )
@@ -118,7 +122,7 @@ def _check_owner(folder: Path, task_cfg: dict) -> None:
     refused = [k for k in changes if not _allowed(k)]
     if refused:
         shown = "; ".join(f"{k}: {changes[k][0]!r} -> {changes[k][1]!r}" for k in refused[:5])
-        _refuse(
+        raise UserError(
             f"resume=true would continue the run in {folder} with another config ({shown}); only "
             f"how long and where it runs may change (trainer.max_epochs, trainer.devices, ...); "
             f"start a new run for the rest"
@@ -132,6 +136,13 @@ def _is_launched_rank() -> bool:
     return any(os.environ.get(name, "0") != "0" for name in ("LOCAL_RANK", "RANK", "SLURM_PROCID"))
 
 
+def claim_run_folder(folder: Path, task_cfg: dict) -> None:
+    """The run folder is writable, no other live run uses it, and it holds no other run (unless resumed)."""
+    _require_writable(str(folder))
+    _lock(folder)
+    _check_owner(folder, task_cfg)
+
+
 class GuardRunFolder(Callback):
     """Fail with one sentence, before anything runs, when the run (or sweep) folder cannot be used."""
 
@@ -140,19 +151,20 @@ class GuardRunFolder(Callback):
         HydraConfig.instance().set_config(config)
         if _is_launched_rank():
             return
-        folder = config.hydra.run.dir
-        _require_writable(folder)
-        _lock(Path(folder))
-        task_cfg = OmegaConf.to_container(config, resolve=False)
-        task_cfg.pop("hydra", None)
-        _check_owner(Path(folder), task_cfg)
+        try:
+            claim_run_folder(Path(config.hydra.run.dir), task_config(config, resolve=False))
+        except UserError as err:
+            _refuse(str(err))
 
     def on_multirun_start(self, config, **kwargs) -> None:
         HydraConfig.instance().set_config(config)
         if _is_launched_rank():
             return
-        _require_writable(config.hydra.sweep.dir)
-        _lock(Path(config.hydra.sweep.dir))
+        try:
+            _require_writable(config.hydra.sweep.dir)
+            _lock(Path(config.hydra.sweep.dir))
+        except UserError as err:
+            _refuse(str(err))
 
 
 class SweepSummary(Callback):

@@ -3,7 +3,8 @@
 Lightning's CSV logger deletes an existing metrics.csv when it starts, and TensorBoard keeps the events
 a killed run wrote after its last checkpoint. Here a resumed run keeps the rows of the epochs its
 checkpoint holds and drops those it will log again. (Another run is kept out of the folder by
-zoo.hydra_callbacks, so the files found there are this run's.)
+zoo.hydra_callbacks, so the files found there are this run's.) TensorBoard also shows the pictures the
+run folder gets (log_figures) and the run's config beside its final metrics (log_run_summary).
 """
 
 from __future__ import annotations
@@ -56,3 +57,25 @@ class ResumableTensorBoardLogger(TensorBoardLogger):
 
     def continue_from(self, epoch: int, step: int) -> None:
         self._kwargs["purge_step"] = step  # an epoch logs at its last step, one before the next epoch starts
+
+
+def log_figures(loggers: list, figures: dict, step: int) -> None:
+    """PNGs a run saved ({tag: path}), shown by each TensorBoard logger at the step they belong to."""
+    from matplotlib.image import imread
+
+    boards = [logger for logger in loggers if isinstance(logger, TensorBoardLogger)]
+    for tag, path in figures.items() if boards else []:
+        image = imread(path)[..., :3]  # RGBA -> RGB, floats in [0, 1]
+        for board in boards:
+            board.experiment.add_image(f"figures/{tag}", image, step, dataformats="HWC")
+    for board in boards:
+        board.experiment.flush()  # written after Lightning's own last flush
+
+
+def log_run_summary(loggers: list, config: dict, metrics: dict) -> None:
+    """The run's composed config with its final metrics, for TensorBoard's HParams tab."""
+    finals = {f"hp/{k}": v for k, v in metrics.items() if k.startswith(("test/", "val/")) and isinstance(v, float)}
+    for logger in loggers:
+        if isinstance(logger, TensorBoardLogger) and finals:
+            logger.log_hyperparams(config, finals)
+            logger.experiment.flush()

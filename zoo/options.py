@@ -76,6 +76,7 @@ RANGES = {  # option name -> (accepts, what works); None always passes (an optio
         (lambda v: _int(v) and 1 <= v <= 10**7, f"{AT_LEAST_ONE} (at most 10^7)"),
     ),
     "length": (lambda v: _int(v) and 1 <= v <= 10**5, "an integer from 1 to 100000"),
+    "ood_batch": (lambda v: _int(v) and 1 <= v <= 10**4, "an integer from 1 to 10000"),
     "max_epochs": (lambda v: _int(v) and (v == -1 or 1 <= v <= 10**7), "an integer >= 1, or -1 for no limit"),
     "max_steps": (lambda v: _int(v) and (v == -1 or 1 <= v <= 10**9), "an integer >= 1, or -1 for no limit"),
     "min_epochs": (lambda v: _int(v) and 0 <= v <= 10**7, "an integer >= 0"),
@@ -148,9 +149,11 @@ RANGES = {  # option name -> (accepts, what works); None always passes (an optio
 NOT_NULL = {"monitor"}  # options whose null would only fail in the middle of training
 
 TOP_LEVEL = {  # the entry points' own options: name -> (type, choices or None)
-    "train": {"seed": int, "resume": bool, "test": bool, "compile": bool, "channels_last": bool, "ckpt_path": str},
+    "train": {"seed": int, "resume": bool, "test": bool, "compile": bool, "channels_last": bool, "ckpt_path": str,
+              "optimized_metric": str},
     "evaluate": {"seed": int, "ckpt_path": str, "split": ("test", "val"), "mode": ("test", "generate"), "length": int,
-                 "temperature": float, "prompt": (str, int, float), "ood": (list, str)},
+                 "temperature": float, "prompt": (str, int, float), "ood": (list, str), "ood_scores": (list, str),
+                 "ood_background": str, "ood_batch": int},
 }  # fmt: skip
 
 

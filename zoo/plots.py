@@ -139,15 +139,17 @@ def density(log_prob, x: torch.Tensor, path: Path, steps: int = 200, title: str 
     return save_figure(fig, path)
 
 
-def score_histograms(scores: dict[str, torch.Tensor], path: Path, xlabel: str) -> Path:
-    """One histogram per set of scores, on shared bins (outlier detection)."""
-    values = torch.cat(list(scores.values()))
-    lo, hi = torch.quantile(values, 0.01).item(), torch.quantile(values, 0.99).item()
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    for label, s in scores.items():
-        ax.hist(s.clamp(lo, hi).numpy(), bins=60, range=(lo, hi), alpha=0.5, density=True, label=label)
-    ax.set(xlabel=xlabel, ylabel="density")
-    ax.legend()
+def score_histograms(panels: dict[str, dict[str, torch.Tensor]], path: Path) -> Path:
+    """One panel per score (titled by its axis label), one histogram per set on the panel's shared bins."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.5), squeeze=False)
+    for ax, (xlabel, scores) in zip(axes.flat, panels.items()):
+        values = torch.cat(list(scores.values())).double()
+        lo, hi = torch.quantile(values, 0.01).item(), torch.quantile(values, 0.99).item()
+        for label, s in scores.items():
+            ax.hist(s.double().clamp(lo, hi).numpy(), bins=60, range=(lo, hi), alpha=0.5, density=True, label=label)
+        ax.set(xlabel=xlabel, ylabel="density")
+    axes.flat[0].legend(fontsize=8)
+    fig.tight_layout()
     return save_figure(fig, path)
 
 

@@ -30,13 +30,17 @@ from zoo.config import (
     instantiate,
     instantiate_group,
     plain,
+    task_config,
 )
 from zoo.errors import UserError
+from zoo.loggers import log_figures, log_run_summary
 from zoo.options import building, check_batch_limits, check_group, check_options
 
 # Hydra routes log records to the console and the run's log file; Lightning's own console handler
-# would print each of its lines a second time.
-logging.getLogger("lightning").handlers.clear()
+# would print each of its lines a second time. Without Hydra (sections, the Python API) Lightning's
+# notes (accelerators found, tips) then stay off the console and its warnings still reach it.
+for name in ("lightning", "lightning.pytorch"):
+    logging.getLogger(name).handlers.clear()
 # Library notes that concern no user's run: Lightning calling an API that torch deprecated, its
 # caution about iterable datasets with a length under several workers (the token streams use none),
 # and its note on a checkpoint folder that is not empty (the run-folder guard already allowed it: a resume).
@@ -174,7 +178,21 @@ def prepare(cfg: DictConfig) -> Prepared:
     return Prepared(datamodule, model, callbacks, build_trainer(cfg, callbacks, loggers), ckpt_path)
 
 
+@dataclass
+class Trained:
+    """What a training run leaves in memory: its metrics, the model (the tested weights) and its data."""
+
+    metrics: dict
+    model: L.LightningModule
+    datamodule: L.LightningDataModule
+
+
 def train(cfg: DictConfig) -> dict:
+    """train.py's task: fit, test the best checkpoint, write the run folder; returns metrics.json's content."""
+    return train_run(cfg).metrics
+
+
+def train_run(cfg: DictConfig) -> Trained:
     called = time.perf_counter()
     run = prepare(cfg)
     datamodule, model, callbacks, trainer = run.datamodule, run.model, run.callbacks, run.trainer
@@ -205,10 +223,12 @@ def train(cfg: DictConfig) -> dict:
         "recipe": " + ".join(r.split("/")[-1] for r in applied_recipes(cfg)) or "none",
     } | provenance(cfg.seed)
     if trainer.is_global_zero:
-        model.save_figures(out_dir, datamodule)
+        figures = model.save_figures(out_dir, datamodule)
+        log_figures(trainer.loggers, {path.stem: path for path in figures}, trainer.global_step)
+        log_run_summary(trainer.loggers, task_config(cfg), metrics)
         (out_dir / "history.json").write_text(json.dumps(model.history) + "\n")  # per-epoch curves
         write_metrics(metrics, out_dir, f"train: {cfg.get('run_name', '')}")
-    return metrics
+    return Trained(metrics, model, datamodule)
 
 
 def model_from_checkpoint(checkpoint: dict, path) -> L.LightningModule:

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from datamodules.description import DataDescription
 from zoo.errors import UserError
 from zoo.learners.base import Learner
+from zoo.loggers import log_figures
 from zoo.metrics import sample_quality
 
 GENERATOR_LOSSES = ("non_saturating", "minimax")
@@ -147,9 +148,10 @@ class GAN(Learner):
         super().on_train_epoch_end()
         if self.trainer.is_global_zero and not self.trainer.sanity_checking:
             epoch = self.trainer.current_epoch
-            self.save_samples(
+            path = self.save_samples(
                 Path(self.trainer.default_root_dir) / "samples" / f"epoch_{epoch:03d}.png", f"epoch {epoch}"
             )
+            log_figures(self.loggers, {"samples_by_epoch": path}, self.global_step)
 
     # --- scoring samples against held-out data ----------------------------------------------------
     def on_fit_start(self):

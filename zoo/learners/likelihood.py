@@ -41,6 +41,7 @@ class Flow(Learner):
         alpha: float = 0.05,
         temperature: float = 1.0,
         gmm_components: int = 10,
+        perturb: float = 0.0,
     ):
         super().__init__(net, data, optimizer, scheduler, scheduler_interval)
         self.images = data.kind == "images"
@@ -48,6 +49,9 @@ class Flow(Learner):
             raise UserError(
                 f"model.alpha must be in [0, 0.5) and model.temperature positive, got {alpha} and {temperature}"
             )
+        if not 0 <= perturb < 1 or (perturb and data.kind != "images"):
+            raise UserError(f"model.perturb must be in [0, 1) and is for images only, got {perturb} on {data.kind}")
+        self.perturb = perturb
         self.alpha, self.temperature, self.levels = alpha, temperature, data.levels
         self.gmm_components = gmm_components
         self.dim = math.prod(data.input_shape)
@@ -65,6 +69,8 @@ class Flow(Learner):
 
     def _step(self, batch, split: str) -> torch.Tensor:
         x = batch[0]
+        if split == "train" and self.perturb:
+            x = perturb_pixels(x, self.perturb, self.levels)
         nll = -self.log_likelihood(x).mean()
         self.accumulate(split, len(x), loss=nll, nll=nll, bpd=nll / (self.dim * math.log(2)))
         return nll
@@ -86,12 +92,13 @@ class Flow(Learner):
             )
 
     def evaluate_options(self, cfg, datamodule, out_dir: Path) -> dict:
-        """`ood=[...]`: how well the likelihood tells the test split from each outlier set."""
+        """`ood=[...]`: how well the likelihood and its corrections (`ood_scores`) tell the test split from each
+        outlier set."""
         if not cfg.get("ood"):
             return {}
         from zoo.metrics.outliers import detect
 
-        return detect(self, datamodule, cfg.ood, cfg, out_dir)
+        return detect(self, datamodule, cfg, out_dir)
 
     def save_figures(self, out_dir: Path, datamodule) -> list[Path]:
         from zoo import plots
@@ -111,6 +118,12 @@ class Flow(Learner):
             )
         )
         return paths
+
+
+def perturb_pixels(x: torch.Tensor, rate: float, levels: int) -> torch.Tensor:
+    """Each pixel, with probability `rate`, replaced by a uniformly drawn grey level (Ren et al. 2019's background)."""
+    noise = torch.randint_like(x, levels) / (levels - 1)
+    return torch.where(torch.rand_like(x) < rate, noise, x)
 
 
 def gaussian_mixture_nll(train: torch.Tensor, test: torch.Tensor, components: int, seed: int = 0) -> float:

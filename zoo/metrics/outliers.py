@@ -1,13 +1,24 @@
 """Outlier detection with a flow's likelihood (slide "Why generative models? Outlier detection").
 
-Score every input by its bits per dimension under the model (higher = less like the training data)
-and ask how well that separates the in-distribution test split from an outlier set: the area under
-the ROC curve (1.0 = every outlier scores worse than every test image, 0.5 = chance, below 0.5 =
-the outliers look *more* likely, as Nalisnick et al. 2019 found for flows on some pairs of sets).
+Score every input (higher = less like the training data) and ask how well the score separates the
+in-distribution test split from an outlier set: the area under the ROC curve (1.0 = every outlier
+scores worse than every test image, 0.5 = chance, below 0.5 = the outliers look *more* likely, as
+Nalisnick et al. 2019 found for flows on some pairs of sets). The scores (`ood_scores`):
+
+- likelihood: bits per dimension, -log2 p(x) / D.
+- complexity (Serra et al. 2020): bits per dimension minus a lossless compressor's code length of the
+  image per dimension (DEFLATE, the compressor inside PNG): likelihood corrected for how simple the
+  image is.
+- ratio (Ren et al. 2019): bits per dimension minus those of a background flow trained on perturbed
+  inputs (`model.perturb`, given as `ood_background`): what the model knows beyond low-level statistics.
+- typicality (Nalisnick et al. 2019b): for a batch of `ood_batch` inputs, the distance of their mean
+  bits per dimension from the mean over the validation split. A test of a batch, not of one input:
+  its AUROC is over batches drawn from the test split and from the outlier set.
 """
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 import torch
@@ -18,10 +29,24 @@ from zoo.config import CONFIG_DIR, build_datamodule
 from zoo.errors import UserError
 
 DERIVED_SETS = ("noise", "flip", "invert", "heldout")
+SCORES = {  # name -> what its histogram's axis shows
+    "likelihood": "bits per dimension",
+    "complexity": "bits per dimension - DEFLATE bits per dimension",
+    "ratio": "bits per dimension - background flow's",
+    "typicality": "|batch mean bits per dimension - validation mean|",
+}
+BATCHES = 1000  # typicality: batches drawn from each side
 
 
-def check_names(names: list[str], datamodule) -> None:
-    """Every outlier set named must exist for this model and data, before any scoring starts."""
+def check_names(names: list[str], score_names: list[str], datamodule, model) -> None:
+    """Every outlier set and score named must exist for this model and data, before any scoring starts."""
+    if not score_names:
+        raise UserError(f"ood_scores names no score; choose from {', '.join(SCORES)}")
+    for name in score_names:
+        if name not in SCORES:
+            raise UserError(f"unknown outlier score {name!r}; choose from {', '.join(SCORES)}")
+    if "complexity" in score_names and not model.images:
+        raise UserError("ood_scores=complexity compresses images; a flow on points has none, leave it out")
     for name in names:
         if name == "heldout" and getattr(datamodule, "classes", None) is None:
             raise UserError(
@@ -58,10 +83,41 @@ def outlier_set(name: str, x: torch.Tensor, datamodule, levels: int, paths_cfg, 
 
 
 @torch.no_grad()
-def scores(model, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+def bits_per_dim(model, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
     model.eval()
     bpd = torch.cat([model.bits_per_dim(part.to(model.device)).cpu() for part in x.split(batch_size)])
     return torch.nan_to_num(bpd, nan=1e6, posinf=1e6)  # a numerically impossible input is as unlikely as it gets
+
+
+def compressed_bits_per_dim(x: torch.Tensor, levels: int) -> torch.Tensor:
+    """DEFLATE's code length of each image's grey levels, in bits per dimension."""
+    pixels = (x.flatten(1) * (levels - 1)).round().clamp(0, 255).to(torch.uint8).numpy()
+    return torch.tensor([8 * len(zlib.compress(row.tobytes(), 9)) for row in pixels]) / pixels.shape[1]
+
+
+def background_flow(path, model):
+    """The flow of `ood_background`, trained on the same data description as the model."""
+    from zoo.checkpoint import load_checkpoint
+    from zoo.run import model_from_checkpoint
+
+    if not path:
+        raise UserError(
+            "ood_scores=ratio needs ood_background=<checkpoint of a flow trained on the same data with "
+            "model.perturb, e.g. 0.2>"
+        )
+    background = model_from_checkpoint(load_checkpoint(path), path)
+    if not hasattr(background, "bits_per_dim"):
+        raise UserError(f"ood_background={path} holds a {type(background).__name__}, not a flow (model=realnvp)")
+    differences = model.data.differences(background.data)
+    if differences:
+        raise UserError(f"ood_background={path} was trained on other data: {'; '.join(differences)}")
+    return background.to(model.device)
+
+
+def typical_batches(bpd: torch.Tensor, typical: float, size: int, generator) -> torch.Tensor:
+    """|mean bits per dimension - typical| of BATCHES batches of `size` drawn with replacement."""
+    index = torch.randint(len(bpd), (BATCHES, size), generator=generator)
+    return (bpd[index].mean(1) - typical).abs()
 
 
 def auroc(scores: torch.Tensor, labels: torch.Tensor) -> float:
@@ -74,23 +130,46 @@ def auroc(scores: torch.Tensor, labels: torch.Tensor) -> float:
     return binary_auroc(ranks.double() / max(len(values) - 1, 1), labels).item()
 
 
-def detect(model, datamodule, names, cfg, out_dir: Path) -> dict:
-    """AUROC of the test split against each outlier set; histograms of the scores as a PNG."""
+def detect(model, datamodule, cfg, out_dir: Path) -> dict:
+    """AUROC of the test split against each outlier set under each score; their histograms as a PNG."""
     from zoo import plots
 
-    names = [names] if isinstance(names, str) else list(names)
-    check_names(names, datamodule)
-    inside = datamodule.inputs("test")
+    names = [cfg.ood] if isinstance(cfg.ood, str) else list(cfg.ood)
+    score_names = [cfg.ood_scores] if isinstance(cfg.ood_scores, str) else list(cfg.ood_scores)
+    check_names(names, score_names, datamodule, model)
+    background = background_flow(cfg.ood_background, model) if "ratio" in score_names else None
     levels = model.levels or 256
-    all_scores = {"test (in distribution)": scores(model, inside)}
-    metrics = {}
+    typical = bits_per_dim(model, datamodule.inputs("val")).mean().item()
+    generator = torch.Generator().manual_seed(cfg.seed)
+
+    def score_all(x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        bpd = bits_per_dim(model, x)
+        out = {}
+        for name in score_names:
+            if name == "typicality":
+                out[name] = typical_batches(bpd, typical, cfg.ood_batch, generator)
+            elif name == "complexity":
+                out[name] = bpd - compressed_bits_per_dim(x, levels)
+            elif name == "ratio":
+                out[name] = bpd - bits_per_dim(background, x)
+            else:
+                out[name] = bpd
+        return bpd, out
+
+    bpd_in, scores_in = score_all(datamodule.inputs("test"))
+    shown = {score: {"test (in distribution)": s} for score, s in scores_in.items()}
+    metrics = {"ood/test/bpd": bpd_in.mean().item()}
     for name in names:
-        outside = outlier_set(name, inside, datamodule, levels, cfg.paths, cfg.seed)
-        s = scores(model, outside)
-        all_scores[name] = s
-        labels = torch.cat([torch.zeros(len(inside), dtype=torch.long), torch.ones(len(s), dtype=torch.long)])
-        metrics[f"ood/{name}/auroc"] = auroc(torch.cat([all_scores["test (in distribution)"], s]), labels)
-        metrics[f"ood/{name}/bpd"] = s.mean().item()
-    metrics["ood/test/bpd"] = all_scores["test (in distribution)"].mean().item()
-    plots.score_histograms(all_scores, out_dir / "ood_histograms.png", xlabel="bits per dimension")
+        outside = outlier_set(name, datamodule.inputs("test"), datamodule, levels, cfg.paths, cfg.seed)
+        bpd_out, scores_out = score_all(outside)
+        metrics[f"ood/{name}/bpd"] = bpd_out.mean().item()
+        for score, s in scores_out.items():
+            inside = scores_in[score]
+            labels = torch.cat([torch.zeros(len(inside), dtype=torch.long), torch.ones(len(s), dtype=torch.long)])
+            metrics[f"ood/{name}/auroc_{score}"] = auroc(torch.cat([inside, s]), labels)
+            shown[score][name] = s
+    titles = {score: SCORES[score] for score in shown}
+    if "typicality" in titles:
+        titles["typicality"] += f", batches of {cfg.ood_batch}"
+    plots.score_histograms({titles[score]: sets for score, sets in shown.items()}, out_dir / "ood_histograms.png")
     return metrics

@@ -4,7 +4,10 @@ ResNet: h_{t+1} = h_t + f(h_t, theta_t), with f two 3x3 conv layers ("skip 2 lay
 This is the CIFAR family of He et al. 2016 (section 4.2): 6n+2 layers (20, 32, 44, 56, 110), three
 stages of n basic blocks with 16, 32, 64 channels, and option A shortcuts (identity; when the shape
 changes, subsample by 2 and pad the new channels with zeros: no parameters). `shortcuts=False`
-gives the plain net of the same depth for the degradation experiment.
+gives the plain net of the same depth for the degradation experiment. `zero_init_residual` starts
+every residual branch f at zero (the scale of its last batch norm; Goyal et al. 2017, torchvision's
+option of the same name), so a deep net starts as the identity and the depth adds no variance at
+the start.
 """
 
 from __future__ import annotations
@@ -47,11 +50,23 @@ class ResNet(nn.Module):
 
     data_kinds = ("images",)  # what zoo.registry lists this net with
 
-    def __init__(self, input_shape, num_classes: int, depth: int = 20, width: int = 16, shortcuts: bool = True):
+    def __init__(
+        self,
+        input_shape,
+        num_classes: int,
+        depth: int = 20,
+        width: int = 16,
+        shortcuts: bool = True,
+        zero_init_residual: bool = False,
+    ):
         super().__init__()
         parts.require_image("resnet" if shortcuts else "plainnet", input_shape)
         if depth < 8 or (depth - 2) % 6:
             raise UserError(f"model.depth must be 6n+2 (20, 32, 44, 56, 110, ...), got {depth}")
+        if zero_init_residual and not shortcuts:
+            raise UserError(
+                "model.zero_init_residual=true needs shortcuts: a plain net whose blocks start at zero passes no signal"
+            )
         n = (depth - 2) // 6
         self.stem = nn.Sequential(
             nn.Conv2d(input_shape[0], width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU()
@@ -66,6 +81,9 @@ class ResNet(nn.Module):
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        if zero_init_residual:
+            for block in blocks:
+                nn.init.zeros_(block.bn2.weight)  # f(h) = 0 at the start: h_{t+1} = h_t
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.blocks(self.stem(x)))

@@ -19,20 +19,22 @@ from omegaconf import OmegaConf
 from zoo.errors import UserError
 
 
+def _job_order(parts: tuple[str, ...]) -> list[tuple]:
+    """Folders named by job number sort as numbers (2 before 10), others by name after them."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in parts]
+
+
 def find_runs(folders: list[Path]) -> list[Path]:
     """Run folders given or below the folders given, in the order given, each sweep's by job number."""
     runs = []
     for folder in folders:
         if not folder.is_dir():
             raise UserError(f"{folder} is not a folder; give run folders or sweep folders")
-        found = (
-            [folder]
-            if (folder / "metrics.json").is_file()
-            else sorted(
-                (p.parent for p in folder.rglob("metrics.json")),
-                key=lambda p: [int(part) if part.isdigit() else part for part in p.relative_to(folder).parts],
-            )
-        )
+        if (folder / "metrics.json").is_file():
+            found = [folder]
+        else:
+            below = [p.parent for p in folder.rglob("metrics.json")]
+            found = sorted(below, key=lambda p: _job_order(p.relative_to(folder).parts))
         if not found:
             raise UserError(f"{folder} holds no run (no metrics.json in it or below it)")
         runs += [run for run in found if run not in runs]

@@ -109,3 +109,24 @@ def test_a_pruned_trial_stops_its_run_after_the_epoch_it_is_pruned_in(compose_tr
         running.trial = None
     assert running.pruned and metrics["epochs"] == 1 and (tmp_path / "metrics.json").is_file()
     assert list(study.trials[0].intermediate_values) == [0]  # epoch 0's val/acc, reported once
+
+
+@pytest.mark.parametrize("preset", sorted(p.stem for p in (ROOT / "configs" / "hparams_search").glob("*.yaml")))
+def test_every_search_preset_searches_keys_its_runs_have(preset, tmp_path):
+    from zoo.config import compose
+    from zoo.options import check_options
+
+    text = tmp_path / "words.txt"
+    text.write_text("the cat sat on the mat\n" * 50)
+    cfg = compose(
+        "train",
+        [f"hparams_search={preset}", f"data.path={text}"] if "words" in preset else [f"hparams_search={preset}"],
+    )
+    check_options(cfg)
+    absent = object()
+    params = check_params(OmegaConf.to_container(cfg.hydra.sweeper.params))
+    assert [key for key in params if OmegaConf.select(cfg, key, default=absent) is absent] == []
+    assert cfg.hydra.sweeper._target_ == "hydra_plugins.zoo_optuna.OptunaSweeper"
+    assert (
+        cfg.optimized_metric in ("val/acc", "val/loss") and cfg.callbacks.optuna_pruning.monitor == cfg.optimized_metric
+    )

@@ -194,8 +194,8 @@ def check_surface(files, tmp_path, n_train: int | None, n_evaluate: int | None, 
 
 def test_a_sample_of_the_surface_works_or_says_one_sentence(files, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # a relative path among the values (dirpath=abc) lands here, not in the project
-    counts = check_surface(files, tmp_path, n_train=94, n_evaluate=8, n_steps=3)
-    assert counts["accepted"] and counts["refused"] and counts["accepted"] + counts["refused"] >= 100
+    counts = check_surface(files, tmp_path, n_train=72, n_evaluate=8, n_steps=3)  # the slow test: all of it
+    assert counts["accepted"] and counts["refused"] and counts["accepted"] + counts["refused"] >= 80
 
 
 @pytest.mark.slow

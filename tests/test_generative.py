@@ -207,6 +207,11 @@ def test_ood_options_say_what_works(compose_train, tmp_path):
         cfg = compose_train(*overrides, name="evaluate")
         with pytest.raises(UserError, match=sentence):
             evaluate(cfg, [])
+    on_points = evaluate(compose_train(moons, "ood=[noise]", name="evaluate", output_dir=tmp_path / "eval"), [])
+    assert {k for k in on_points if k.startswith("ood/noise/auroc")} == {
+        "ood/noise/auroc_likelihood",
+        "ood/noise/auroc_typicality",
+    }  # by default every score that applies to points
     with pytest.raises(UserError, match="model.perturb must be in"):
         train(compose_train("model=realnvp", "data=moons", "model.perturb=0.2"))
 

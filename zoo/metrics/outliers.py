@@ -135,7 +135,10 @@ def detect(model, datamodule, cfg, out_dir: Path) -> dict:
     from zoo import plots
 
     names = [cfg.ood] if isinstance(cfg.ood, str) else list(cfg.ood)
-    score_names = [cfg.ood_scores] if isinstance(cfg.ood_scores, str) else list(cfg.ood_scores)
+    if cfg.ood_scores is None:  # every score that needs nothing more than the flow
+        score_names = ["likelihood", "complexity", "typicality"] if model.images else ["likelihood", "typicality"]
+    else:
+        score_names = [cfg.ood_scores] if isinstance(cfg.ood_scores, str) else list(cfg.ood_scores)
     check_names(names, score_names, datamodule, model)
     background = background_flow(cfg.ood_background, model) if "ratio" in score_names else None
     levels = model.levels or 256

@@ -66,9 +66,9 @@ class Report:
         self.lines += [*lines, ""]
 
     def table(self, header: list[str], rows: list[list]) -> None:
-        fmt = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)  # noqa: E731
-        self.lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        self.lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows] + [""]
+        from zoo.compare import markdown
+
+        self.lines += [*markdown(header, rows).splitlines(), ""]
 
     def scratch(self, name: str) -> Path:
         """A path for a picture drawn by the section itself, before image() files it in the report."""

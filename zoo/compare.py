@@ -11,12 +11,11 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import sys
 from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from zoo.errors import UserError
+from zoo.errors import UserError, reported_as_sentences
 
 
 def _job_order(parts: tuple[str, ...]) -> list[tuple]:
@@ -58,8 +57,8 @@ def _typed(value: str):
     return value
 
 
-def final_metrics(run: Path) -> dict[str, float]:
-    metrics = json.loads((run / "metrics.json").read_text())
+def final_metrics(metrics: dict) -> dict[str, float]:
+    """The numbers of a run's metrics.json that compare runs: val/ and test/ metrics and the fit time."""
     numbers = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     return {k: v for k, v in numbers.items() if k.startswith(("test/", "val/")) or k == "fit_seconds"}
 
@@ -81,7 +80,7 @@ def markdown(header: list[str], rows: list[list]) -> str:
     return "\n".join(lines + ["| " + " | ".join(show(v) for v in row) + " |" for row in rows]) + "\n"
 
 
-def plot_curves(runs: list[Path], labels: dict[Path, str], metric: str, path: Path) -> Path | None:
+def plot_curves(runs: list[Path], epochs: dict[Path, int], labels: dict[Path, str], metric: str, path: Path):
     """One line per run of `metric` by epoch: the epochs trained (a re-validation of the best checkpoint
     after training is left out); None when no run logged it."""
     from zoo import plots
@@ -91,8 +90,7 @@ def plot_curves(runs: list[Path], labels: dict[Path, str], metric: str, path: Pa
     for run in runs:
         history = run / "history.json"
         curve = json.loads(history.read_text()).get(metric, []) if history.is_file() else []
-        epochs = json.loads((run / "metrics.json").read_text()).get("epochs", len(curve))
-        curve = curve[: max(int(epochs), 1)]
+        curve = curve[: max(int(epochs.get(run, len(curve))), 1)]
         if curve:
             ax.plot(range(1, len(curve) + 1), curve, marker="o", markersize=3, label=labels[run])
             drawn += 1
@@ -109,7 +107,8 @@ def compare(folders: list[Path], sort: str | None, descending: bool, curve: str,
     """Write compare.md, compare.csv and compare_curves.png; returns what is printed."""
     runs = find_runs(folders)
     settings = {run: overrides(run) for run in runs}
-    metrics = {run: final_metrics(run) for run in runs}
+    written = {run: json.loads((run / "metrics.json").read_text()) for run in runs}
+    metrics = {run: final_metrics(written[run]) for run in runs}
     keys = sorted({k for s in settings.values() for k in s})
     differing = [k for k in keys if len({settings[run].get(k) for run in runs}) > 1]
     names = sorted({k for m in metrics.values() for k in m})
@@ -136,9 +135,10 @@ def compare(folders: list[Path], sort: str | None, descending: bool, curve: str,
         run: " ".join([label[run], *(f"{k.rsplit('.', 1)[-1]}={short(settings[run].get(k, ''))}" for k in differing)])
         for run in runs
     }
-    plot = plot_curves(runs, curve_labels, curve, out / "compare_curves.png")
-    written = [out / "compare.md", out / "compare.csv", *([plot] if plot else [])]
-    return text + f"\nwrote {', '.join(map(str, written))}"
+    epochs = {run: written[run]["epochs"] for run in runs if "epochs" in written[run]}
+    plot = plot_curves(runs, epochs, curve_labels, curve, out / "compare_curves.png")
+    files = [out / "compare.md", out / "compare.csv", *([plot] if plot else [])]
+    return text + f"\nwrote {', '.join(map(str, files))}"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -149,11 +149,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--curve", default="val/loss", help="the per-epoch metric to plot (default: val/loss)")
     parser.add_argument("--out", type=Path, help="where compare.md, compare.csv and the PNG go (default: first folder)")
     args = parser.parse_args(argv)
-    try:
+    with reported_as_sentences():
         print(compare(args.folders, args.sort, args.descending, args.curve, args.out))
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
 
 
 if __name__ == "__main__":

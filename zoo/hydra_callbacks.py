@@ -47,7 +47,8 @@ RUN_MARKERS = ("checkpoints", "metrics.json")  # what a run that did work leaves
 _held_locks: dict[Path, object] = {}  # folder -> its open lock file, held as long as the process
 
 
-def _refuse(sentence: str) -> None:
+def refuse(sentence: str) -> None:
+    """`error: <sentence>` and exit 2, where Hydra itself (not a job) is running: a callback, a sweeper."""
     print(f"error: {sentence}", file=sys.stderr)
     sys.exit(EXIT_USER_ERROR)
 
@@ -154,7 +155,7 @@ class GuardRunFolder(Callback):
         try:
             claim_run_folder(Path(config.hydra.run.dir), task_config(config, resolve=False))
         except UserError as err:
-            _refuse(str(err))
+            refuse(str(err))
 
     def on_multirun_start(self, config, **kwargs) -> None:
         HydraConfig.instance().set_config(config)
@@ -164,7 +165,7 @@ class GuardRunFolder(Callback):
             _require_writable(config.hydra.sweep.dir)
             _lock(Path(config.hydra.sweep.dir))
         except UserError as err:
-            _refuse(str(err))
+            refuse(str(err))
 
 
 class SweepSummary(Callback):

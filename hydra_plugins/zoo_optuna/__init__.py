@@ -13,7 +13,8 @@ from hydra.core.utils import JobStatus
 from hydra.plugins.sweeper import Sweeper
 from omegaconf import OmegaConf
 
-from zoo.errors import EXIT_USER_ERROR, UserError, failed_job
+from zoo.errors import UserError, failed_job
+from zoo.hydra_callbacks import refuse
 from zoo.search import check_params, is_number, running, suggest
 
 
@@ -54,8 +55,7 @@ class OptunaSweeper(Sweeper):
         try:
             self.check(arguments)
         except UserError as err:
-            print(f"error: {err}", file=sys.stderr)
-            sys.exit(EXIT_USER_ERROR)
+            refuse(str(err))
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")

@@ -159,17 +159,18 @@ def detect(model, datamodule, cfg, out_dir: Path) -> dict:
                 out[name] = bpd
         return bpd, out
 
-    bpd_in, scores_in = score_all(datamodule.inputs("test"))
+    inside = datamodule.inputs("test")
+    bpd_in, scores_in = score_all(inside)
     shown = {score: {"test (in distribution)": s} for score, s in scores_in.items()}
     metrics = {"ood/test/bpd": bpd_in.mean().item()}
     for name in names:
-        outside = outlier_set(name, datamodule.inputs("test"), datamodule, levels, cfg.paths, cfg.seed)
+        outside = outlier_set(name, inside, datamodule, levels, cfg.paths, cfg.seed)
         bpd_out, scores_out = score_all(outside)
         metrics[f"ood/{name}/bpd"] = bpd_out.mean().item()
         for score, s in scores_out.items():
-            inside = scores_in[score]
-            labels = torch.cat([torch.zeros(len(inside), dtype=torch.long), torch.ones(len(s), dtype=torch.long)])
-            metrics[f"ood/{name}/auroc_{score}"] = auroc(torch.cat([inside, s]), labels)
+            s_in = scores_in[score]
+            labels = torch.cat([torch.zeros(len(s_in), dtype=torch.long), torch.ones(len(s), dtype=torch.long)])
+            metrics[f"ood/{name}/auroc_{score}"] = auroc(torch.cat([s_in, s]), labels)
             shown[score][name] = s
     titles = {score: SCORES[score] for score in shown}
     if "typicality" in titles:

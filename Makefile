@@ -6,9 +6,12 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: install train evaluate test test-slow bench quality clean list sections section-perceptron section-backprop section-gd \
-	section-cnn section-resnet section-rnn section-generative section-beyond
+.PHONY: help install train evaluate test test-slow bench quality clean list sections section-perceptron section-backprop \
+	section-gd section-cnn section-resnet section-rnn section-generative section-beyond
 SCALE ?= default
+
+help:  ## this list: every target and what it does
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 22
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -73,5 +76,5 @@ section-generative: $(STAMP)  ## GAN on the ring, DCGAN digits, RealNVP moons/di
 section-beyond: $(STAMP)  ## autoencoder code vs PCA, segmentation, detection, captioning on generated scenes
 	$(PY) -m sections beyond --scale $(SCALE)
 
-clean:
-	rm -rf outputs multirun reports lightning_logs .pytest_cache
+clean:  ## remove outputs, multirun, reports, build and the test cache (the .venv stays)
+	rm -rf outputs multirun reports lightning_logs .pytest_cache build dist

@@ -24,7 +24,8 @@ import torch
 import torch.nn.functional as F
 from common import command_line
 
-from zoo.config import build_datamodule, build_model, compose
+from zoo.build import build_datamodule, build_model
+from zoo.config import compose
 from zoo.learners.language_model import detach
 from zoo.run import train
 

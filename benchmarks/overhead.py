@@ -26,7 +26,8 @@ import torch.nn.functional as F
 from common import ROOT, command_line
 
 from datamodules.base import TensorSplit
-from zoo.config import build_datamodule, build_model, compose
+from zoo.build import build_datamodule, build_model
+from zoo.config import compose
 from zoo.run import train
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from pathlib import Path
+from typing import Annotated, Literal
 
 import lightning as L
 import torch
@@ -17,6 +18,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from datamodules.description import DataDescription
 from zoo.errors import UserError
+from zoo.ranges import Range
 
 EVAL_BATCH_SIZE = 1024
 
@@ -203,17 +205,11 @@ class InMemoryDataModule(DescribedDataModule):
         return self._loader("test", shuffle=False)
 
 
-SCALINGS = ("standard", "unit")
-
-
-def check_scaling(scaling: str) -> str:
-    """Pixel scaling of the image sets: standard (zero mean, unit variance; for classifiers) or unit ([0, 1])."""
-    if scaling not in SCALINGS:
-        raise UserError(
-            f"data.scaling must be standard (classifiers) or unit (pixels in [0, 1], for generative "
-            f"models), got {scaling!r}"
-        )
-    return scaling
+# Pixel scaling of the image sets: standard (zero mean, unit variance; for classifiers) or unit ([0, 1],
+# what the generative models need).
+Scaling = Literal["standard", "unit"]
+HeldOut = Annotated[float, Range(0, 1, low_open=True, high_open=True)]  # a share of the data held out
+BatchSize = int | Literal["full"]  # data.batch_size: an integer, or the whole training split
 
 
 def random_crop_flip(x: torch.Tensor, pad: int, flip: bool = False) -> torch.Tensor:
@@ -236,14 +232,19 @@ def random_crop_flip(x: torch.Tensor, pad: int, flip: bool = False) -> torch.Ten
     return out
 
 
+def check_fractions(val_fraction: float, test_fraction: float) -> None:
+    """The shares of the data held out for validation and test must leave enough to train on."""
+    if val_fraction + test_fraction >= 0.9:
+        raise UserError(
+            f"data.val_fraction + data.test_fraction = {val_fraction + test_fraction:g} leaves too little to train "
+            f"on; keep their sum below 0.9"
+        )
+
+
 def stratified_split(y: torch.Tensor, val_fraction: float, test_fraction: float, seed: int):
     """Indices of train/val/test, each class in the same proportion in every split (seeded)."""
     from sklearn.model_selection import train_test_split
 
-    if not (0 < val_fraction < 1 and 0 < test_fraction < 1 and val_fraction + test_fraction < 1):
-        raise UserError(
-            f"val_fraction and test_fraction must be in (0, 1) and sum below 1, got {val_fraction} and {test_fraction}"
-        )
     index = torch.arange(len(y)).numpy()
     rest, test = train_test_split(index, test_size=test_fraction, stratify=y.numpy(), random_state=seed)
     train, val = train_test_split(

@@ -16,6 +16,7 @@ KINDS = {
     "images": "images, channels x height x width (digits, mnist, fashion_mnist, cifar10)",
     "tokens": "token streams (longrange, text, ptb, wikitext2, tinyshakespeare)",
     "scenes": "images of a few digits with their pixel masks, boxes and captions (scenes)",
+    "rows": "rows of a table: a feature vector and a class or a number to predict (table, iris, diabetes, ...)",
 }
 
 
@@ -30,6 +31,12 @@ class DataDescription:
     order. level: char or word tokens.
     train_windows: how training windows of a token stream come, "stream" (each continues the one
     before, so a model carries its state) or "random" (at random places, each from a fresh state).
+    labels_present: the labels the data holds when it keeps only some of its num_classes (digits'
+    data.classes); None: all of them. Not compared between a checkpoint and its evaluation data.
+    label_names: the classes' names, in label order (an image folder's class folders, a table's labels).
+    task: classification (by default) or regression (a table with a numeric target). target_scale: the
+    regression target's [mean, std] in the training split (it is served standardised). feature_encoding:
+    how a table's columns became the input vector, per input: [column, mean, std] or [column, value].
     """
 
     kind: str
@@ -42,6 +49,11 @@ class DataDescription:
     vocab: list[str] | None = field(default=None, repr=False)
     level: str | None = None
     train_windows: str | None = None
+    labels_present: list[int] | None = None
+    label_names: list[str] | None = None
+    task: str | None = None
+    target_scale: list[float] | None = None
+    feature_encoding: list[list] | None = None
 
     @property
     def vocab_size(self) -> int | None:
@@ -58,7 +70,7 @@ class DataDescription:
     def differences(self, other: DataDescription) -> list[str]:
         """The fields in which `other` differs from this description, as short phrases."""
         out = []
-        for name in (f.name for f in dataclasses.fields(self)):
+        for name in (f.name for f in dataclasses.fields(self) if f.name != "labels_present"):
             mine, theirs = getattr(self, name), getattr(other, name)
             if mine != theirs:
                 if name == "vocab":

@@ -1,16 +1,22 @@
 """scikit-learn's bundled 8x8 handwritten digits: the offline default of the zoo."""
 
+from typing import Annotated
+
 import torch
 
 from datamodules.base import (
+    BatchSize,
+    HeldOut,
     InMemoryDataModule,
-    check_scaling,
+    Scaling,
+    check_fractions,
     random_crop_flip,
     splits_from_index,
     stratified_split,
 )
 from datamodules.description import DataDescription
 from zoo.errors import UserError
+from zoo.ranges import NON_EMPTY, NonNegativeCount, Range, Seed
 
 LEVELS = 17  # pixel values 0..16
 
@@ -27,26 +33,28 @@ class DigitsDataModule(InMemoryDataModule):
 
     def __init__(
         self,
-        batch_size: int | str = 64,
-        val_fraction=0.1,
-        test_fraction=0.2,
-        augment=False,
-        scaling="standard",
-        classes=None,
-        seed=0,
-        num_workers=0,
-        pin_memory=False,
+        batch_size: BatchSize = 64,
+        val_fraction: HeldOut = 0.1,
+        test_fraction: HeldOut = 0.2,
+        augment: bool = False,
+        scaling: Scaling = "standard",
+        classes: Annotated[list[int], Range(0, 9), NON_EMPTY] | None = None,
+        seed: Seed = 0,
+        num_workers: NonNegativeCount = 0,
+        pin_memory: bool = False,
     ):
         super().__init__(batch_size, seed, num_workers, pin_memory)
-        self.val_fraction, self.test_fraction, self.augment = val_fraction, test_fraction, augment
-        self.scaling = check_scaling(scaling)
-        if classes is not None and (not classes or not set(classes) <= set(range(10))):
-            raise UserError(f"data.classes must be a non-empty list of digits 0-9 (or null for all), got {classes}")
+        check_fractions(val_fraction, test_fraction)
+        self.val_fraction, self.test_fraction = val_fraction, test_fraction
+        self.augment, self.scaling = augment, scaling
         self.classes = None if classes is None else sorted(set(classes))
 
     @property
     def description(self) -> DataDescription:
-        return DataDescription("images", input_shape=[1, 8, 8], num_classes=10, levels=LEVELS, scaling=self.scaling)
+        return DataDescription(
+            "images", input_shape=[1, 8, 8], num_classes=10, levels=LEVELS, scaling=self.scaling,
+            labels_present=self.classes,
+        )  # fmt: skip
 
     def load(self, classes: list[int] | None = None):
         from sklearn.datasets import load_digits

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import math
+from typing import Annotated, Literal
 
 import torch
 
-from datamodules.base import InMemoryDataModule, splits_from_index, stratified_split
+from datamodules.base import (
+    BatchSize,
+    HeldOut,
+    InMemoryDataModule,
+    check_fractions,
+    splits_from_index,
+    stratified_split,
+)
 from datamodules.description import DataDescription
-from zoo.errors import UserError
+from zoo.ranges import NonNegative, NonNegativeCount, Range, Seed
 
 POINT_SETS_CLASSES = {"moons": 2, "circles": 2, "spirals": 2, "ring": 8, "grid": 25}
+PointSet = Literal["moons", "circles", "spirals", "ring", "grid"]
 
 
 def mode_centres(kind: str) -> torch.Tensor | None:
@@ -24,14 +33,8 @@ def mode_centres(kind: str) -> torch.Tensor | None:
     return None
 
 
-def check_point_set(kind: str) -> None:
-    if kind not in POINT_SETS_CLASSES:
-        raise UserError(f"unknown point set '{kind}'; choose one of {', '.join(POINT_SETS_CLASSES)}")
-
-
-def make_points(kind: str, n: int, noise: float, seed: int):
+def make_points(kind: PointSet, n: int, noise: float, seed: int):
     """Return (x, y): n points in the plane and a class (or mode) label for each."""
-    check_point_set(kind)
     g = torch.Generator().manual_seed(seed)
     if kind in ("moons", "circles"):
         from sklearn import datasets
@@ -61,20 +64,18 @@ class PointsDataModule(InMemoryDataModule):
 
     def __init__(
         self,
-        kind="moons",
-        n_samples=3000,
-        noise=0.2,
-        batch_size: int | str = 128,
-        val_fraction=0.1,
-        test_fraction=0.2,
-        seed=0,
-        num_workers=0,
-        pin_memory=False,
+        kind: PointSet = "moons",
+        n_samples: Annotated[int, Range(20, 10**7)] = 3000,
+        noise: NonNegative = 0.2,
+        batch_size: BatchSize = 128,
+        val_fraction: HeldOut = 0.1,
+        test_fraction: HeldOut = 0.2,
+        seed: Seed = 0,
+        num_workers: NonNegativeCount = 0,
+        pin_memory: bool = False,
     ):
         super().__init__(batch_size, seed, num_workers, pin_memory)
-        check_point_set(kind)
-        if n_samples < 20 or noise < 0:
-            raise UserError(f"data.n_samples must be >= 20 and data.noise >= 0, got {n_samples} and {noise}")
+        check_fractions(val_fraction, test_fraction)
         self.point_set, self.n_samples, self.noise = kind, n_samples, noise
         self.val_fraction, self.test_fraction = val_fraction, test_fraction
 

@@ -8,19 +8,21 @@ the same scenes; the digits of the test scenes are images no training scene uses
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 import torch
 import torch.nn.functional as F
 
-from datamodules.base import InMemoryDataModule, TensorSplit, stratified_split
+from datamodules.base import BatchSize, InMemoryDataModule, TensorSplit, stratified_split
 from datamodules.description import DataDescription
 from zoo.errors import UserError
+from zoo.ranges import Count, NonNegative, NonNegativeCount, Range, Seed
 
 SPECIALS = ["<pad>", "<bos>", "<eos>"]
 WORDS = ["a", "an", "left", "of", "above", "three", "four", "digits"]
 VOCAB = SPECIALS + WORDS + [str(d) for d in range(10)]
 PAD, BOS, EOS = 0, 1, 2
 INK = 0.5  # a pixel brighter than this belongs to its digit's mask
-SOURCES = ("digits", "mnist")
 
 
 def caption_words(labels: list[int], cells: list[tuple[int, int]]) -> list[str]:
@@ -75,28 +77,23 @@ class ScenesDataModule(InMemoryDataModule):
 
     def __init__(
         self,
-        batch_size: int | str = 64,
-        train_size: int = 4000,
-        val_size: int = 500,
-        test_size: int = 1000,
-        canvas: int = 48,
-        digit_size: int = 16,
-        max_digits: int = 4,
-        clutter: int = 0,
-        noise: float = 0.0,
-        source: str = "digits",
+        batch_size: BatchSize = 64,
+        train_size: Count = 4000,
+        val_size: Count = 500,
+        test_size: Count = 1000,
+        canvas: Annotated[int, Range(8, 4096)] = 48,
+        digit_size: Annotated[int, Range(4, 4096)] = 16,
+        max_digits: Annotated[int, Range(1, 4, note="the captions name at most four")] = 4,
+        clutter: NonNegativeCount = 0,
+        noise: NonNegative = 0.0,
+        source: Literal["digits", "mnist"] = "digits",
         root: str = "data",
         download: bool = False,
-        seed: int = 0,
-        num_workers: int = 0,
+        seed: Seed = 0,
+        num_workers: NonNegativeCount = 0,
         pin_memory: bool = False,
     ):
         super().__init__(batch_size, seed, num_workers, pin_memory)
-        if source not in SOURCES:
-            raise UserError(f"data.source must be one of {', '.join(SOURCES)}, got {source!r}")
-        for key, value in (("train_size", train_size), ("val_size", val_size), ("test_size", test_size)):
-            if value < 1:
-                raise UserError(f"data.{key} must be at least 1 scene, got {value}")
         self.cells = canvas // (digit_size + 4)  # cells per side; each leaves room to move its digit a little
         if digit_size < 4 or self.cells < 1:
             raise UserError(

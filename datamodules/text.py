@@ -13,15 +13,23 @@ import math
 import urllib.request
 from collections import Counter
 from pathlib import Path
+from typing import Annotated, Literal
 
 import numpy as np
 import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, IterableDataset
 
-from datamodules.base import DescribedDataModule, ResumableLoader, missing_files, parse_batch_size
+from datamodules.base import (
+    DescribedDataModule,
+    HeldOut,
+    ResumableLoader,
+    check_fractions,
+    missing_files,
+)
 from datamodules.description import DataDescription
 from zoo.errors import UserError
+from zoo.ranges import Count, Range, Seed
 
 EOS, UNK = "<eos>", "<unk>"
 
@@ -137,7 +145,8 @@ class RandomWindows(IterableDataset):
             yield window[:, :-1], window[:, 1:]
 
 
-SAMPLINGS = ("stream", "random")
+Sampling = Literal["stream", "random"]  # training windows in order (state carried) or at random places
+Level = Literal["char", "word"]
 
 
 class StreamDataModule(DescribedDataModule):
@@ -151,13 +160,9 @@ class StreamDataModule(DescribedDataModule):
     kind = "tokens"
     level = "word"
 
-    def __init__(self, batch_size: int = 32, bptt: int = 35, seed: int = 0, sampling: str = "stream"):
+    def __init__(self, batch_size: Count = 32, bptt: Count = 35, seed: Seed = 0, sampling: Sampling = "stream"):
         super().__init__()
-        if isinstance(bptt, bool) or not isinstance(bptt, int) or bptt < 1:
-            raise UserError(f"data.bptt must be a positive integer, got {bptt!r}")
-        if sampling not in SAMPLINGS:
-            raise UserError(f"data.sampling must be stream or random, got {sampling!r}")
-        self.batch_size, self.bptt, self.seed = parse_batch_size(batch_size, full_allowed=False), bptt, seed
+        self.batch_size, self.bptt, self.seed = batch_size, bptt, seed
         self.sampling = sampling
         self.oov_rate: dict[str, float] = {}  # split -> share of its tokens the training vocabulary lacks
         self.shuffle_units: int | None = None  # set by corpora of independent, equally long sentences
@@ -324,20 +329,18 @@ class LongRangeDataModule(StreamDataModule):
 
     def __init__(
         self,
-        distance: int = 50,
-        n_cues: int = 8,
-        n_fillers: int = 16,
-        branching: int = 4,
-        train_sentences: int = 4000,
-        val_sentences: int = 400,
-        test_sentences: int = 400,
-        batch_size: int = 16,
-        bptt: int | None = None,
+        distance: Annotated[int, Range(2, 10**5, note="cue, ..., marker, target")] = 50,
+        n_cues: Annotated[int, Range(1, len(CUES))] = 8,
+        n_fillers: Annotated[int, Range(2, len(FILLERS))] = 16,
+        branching: Count = 4,
+        train_sentences: Count = 4000,
+        val_sentences: Count = 400,
+        test_sentences: Count = 400,
+        batch_size: Count = 16,
+        bptt: Count | None = None,
         shuffle: bool = True,
-        seed: int = 0,
+        seed: Seed = 0,
     ):
-        if isinstance(distance, int) and distance < 2:
-            raise UserError(f"data.distance must be >= 2 (cue, ..., marker, target), got {distance}")
         # Every row of the stream starts with a sentence and, by default, every window holds two whole
         # sentences: then truncated BPTT never cuts a target off from its cue (bptt=N for other cuts).
         super().__init__(batch_size, 2 * (distance + 2) if bptt is None else bptt, seed)
@@ -352,8 +355,6 @@ class LongRangeDataModule(StreamDataModule):
                 f"data.{'/'.join(too_few)}_sentences must be at least data.batch_size={batch_size} "
                 f"(one sentence per row), got {too_few}"
             )
-        if not (1 <= n_cues <= len(CUES) and 2 <= n_fillers <= len(FILLERS)):
-            raise UserError(f"data.n_cues must be 1..{len(CUES)} and data.n_fillers 2..{len(FILLERS)}")
         self.distance, self.n_cues, self.n_fillers, self.branching = distance, n_cues, n_fillers, branching
         self.sizes = {"train": train_sentences, "val": val_sentences, "test": test_sentences}
         self.optimal_nll: dict[str, float] = {}
@@ -363,7 +364,7 @@ class LongRangeDataModule(StreamDataModule):
         words = [EOS, MARKER] + CUES[: self.n_cues] + TARGETS[: self.n_cues] + FILLERS[: self.n_fillers]
         self.vocab = Vocab(words)
         cue0, target0, filler0 = 2, 2 + self.n_cues, 2 + 2 * self.n_cues
-        # The grammar: each filler's successor distribution ~ Dirichlet(concentration).
+        # The grammar: each filler may be followed by `branching` others, with weights U(0.1, 1.1) normalised.
         transitions = self.grammar(g)
         n_between = self.distance - 2
         for split, n in self.sizes.items():
@@ -428,13 +429,11 @@ def read_text(path: Path) -> str:
     return text
 
 
-def tokenize(text: str, level: str) -> list[str]:
+def tokenize(text: str, level: Level) -> list[str]:
     """Characters, or words with <eos> at the end of every line (the PTB / WikiText convention)."""
     if level == "char":
         return list(text)
-    if level == "word":
-        return [w for line in text.splitlines() for w in (*line.split(), EOS)]
-    raise UserError(f"data.level must be char or word, got {level!r}")
+    return [w for line in text.splitlines() for w in (*line.split(), EOS)]
 
 
 def detokenize(tokens: list[str], level: str) -> str:
@@ -446,10 +445,14 @@ class SplitTextDataModule(StreamDataModule):
     """Builds the streams from three token lists; the vocabulary comes from the training split alone."""
 
     def __init__(
-        self, level: str = "word", batch_size: int = 20, bptt: int = 35, seed: int = 0, sampling: str = "stream"
+        self,
+        level: Level = "word",
+        batch_size: Count = 20,
+        bptt: Count = 35,
+        seed: Seed = 0,
+        sampling: Sampling = "stream",
     ):
         super().__init__(batch_size, bptt, seed, sampling)
-        tokenize("", level)  # validates the level
         self.level = level
 
     def texts(self) -> dict[str, str]:
@@ -522,15 +525,16 @@ class TextFileDataModule(SplitTextDataModule):
     def __init__(
         self,
         path: str = "",
-        level: str = "char",
-        val_fraction: float = 0.05,
-        test_fraction: float = 0.05,
-        batch_size: int = 32,
-        bptt: int = 100,
-        seed: int = 0,
-        sampling: str = "stream",
+        level: Level = "char",
+        val_fraction: HeldOut = 0.05,
+        test_fraction: HeldOut = 0.05,
+        batch_size: Count = 32,
+        bptt: Count = 100,
+        seed: Seed = 0,
+        sampling: Sampling = "stream",
     ):
         super().__init__(level, batch_size, bptt, seed, sampling)
+        check_fractions(val_fraction, test_fraction)
         if not path:
             raise UserError("data=text needs a file: data.path=/path/to/some.txt")
         self.path, self.val_fraction, self.test_fraction = Path(path), val_fraction, test_fraction
@@ -574,10 +578,10 @@ class CorpusDataModule(SplitTextDataModule):
         self,
         root: str = "data",
         download: bool = True,
-        batch_size: int = 20,
-        bptt: int = 35,
-        seed: int = 0,
-        sampling: str = "stream",
+        batch_size: Count = 20,
+        bptt: Count = 35,
+        seed: Seed = 0,
+        sampling: Sampling = "stream",
     ):
         super().__init__(self.level, batch_size, bptt, seed, sampling)
         self.root, self.download = Path(root), download

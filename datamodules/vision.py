@@ -6,15 +6,24 @@ normalised and (optionally) augmented after it reaches the device, in one vector
 
 from __future__ import annotations
 
+import codecs
+import importlib
 import pickle
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from datamodules.base import InMemoryDataModule, TensorSplit, check_scaling, missing_files, random_crop_flip
+from datamodules.base import BatchSize, InMemoryDataModule, Scaling, TensorSplit, missing_files, random_crop_flip
 from datamodules.description import DataDescription
 from zoo.errors import UserError
+from zoo.ranges import Count, NonNegativeCount, Seed
+
+
+def validation_size(n_train: int) -> int:
+    """The images held out of a training split of n for validation when data.val_size is null: a tenth, at most
+    5,000 (the papers' 45k/5k split of CIFAR-10's 50k)."""
+    return max(1, min(5000, n_train // 10))
 
 
 class VisionDataModule(InMemoryDataModule):
@@ -28,19 +37,19 @@ class VisionDataModule(InMemoryDataModule):
 
     def __init__(
         self,
-        root="data",
-        download=True,
-        batch_size: int | str = 128,
-        val_size=5000,
-        augment=False,
-        scaling="standard",
-        seed=0,
-        num_workers=0,
-        pin_memory=False,
+        root: str = "data",
+        download: bool = True,
+        batch_size: BatchSize = 128,
+        val_size: Count | None = None,
+        augment: bool = False,
+        scaling: Scaling = "standard",
+        seed: Seed = 0,
+        num_workers: NonNegativeCount = 0,
+        pin_memory: bool = False,
     ):
         super().__init__(batch_size, seed, num_workers, pin_memory)
         self.root, self.download, self.val_size, self.augment = Path(root), download, val_size, augment
-        self.scaling = check_scaling(scaling)
+        self.scaling = scaling
 
     @property
     def description(self) -> DataDescription:
@@ -56,10 +65,11 @@ class VisionDataModule(InMemoryDataModule):
     def load(self):
         x, y = self.read(train=True)
         x_test, y_test = self.read(train=False)
-        if not 0 < self.val_size < len(x):
-            raise UserError(f"data.val_size must be between 1 and {len(x) - 1}, got {self.val_size}")
+        n_val = self.val_size or validation_size(len(x))
+        if not 0 < n_val < len(x):
+            raise UserError(f"data.val_size must be between 1 and {len(x) - 1}, got {n_val}")
         order = torch.randperm(len(x), generator=torch.Generator().manual_seed(self.seed))
-        val, train = order[: self.val_size], order[self.val_size :]
+        val, train = order[:n_val], order[n_val:]
         return {
             "train": TensorSplit(x[train], y[train]),
             "val": TensorSplit(x[val], y[val]),
@@ -127,13 +137,40 @@ CIFAR_TRAIN = [f"data_batch_{i}" for i in range(1, 6)]
 CIFAR_TEST = ["test_batch"]
 
 
+def _numpy_part(name: str):
+    core = importlib.import_module("numpy._core" if hasattr(np, "_core") else "numpy.core")
+    module = "multiarray" if name == "_reconstruct" else "numeric"
+    return getattr(importlib.import_module(f"{core.__name__}.{module}"), name)
+
+
+# What a pickled batch of plain arrays may name: numpy's pieces of an array, and the codec Python 2 pickles
+# of bytes go through. Anything else in a data file (a function, any other class) is refused unread.
+PLAIN = {
+    ("numpy", "ndarray"): lambda: np.ndarray,
+    ("numpy", "dtype"): lambda: np.dtype,
+    **{(f"numpy.{core}.multiarray", "_reconstruct"): lambda: _numpy_part("_reconstruct") for core in ("core", "_core")},
+    **{(f"numpy.{core}.numeric", "_frombuffer"): lambda: _numpy_part("_frombuffer") for core in ("core", "_core")},
+    ("_codecs", "encode"): lambda: codecs.encode,
+}
+
+
+class PlainUnpickler(pickle.Unpickler):
+    """Reads a pickle of containers, numbers, strings and numpy arrays; a pickle naming anything else would
+    run code when loaded, and is refused."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in PLAIN:
+            raise pickle.UnpicklingError(f"it names {module}.{name}, which could run code when loaded")
+        return PLAIN[module, name]()
+
+
 def read_cifar_batches(folder: Path, names: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
     """The original python-pickled CIFAR-10 batches: dict with b"data" (N x 3072 uint8) and b"labels"."""
     xs, ys = [], []
     for name in names:
         try:
             with open(folder / name, "rb") as f:
-                entry = pickle.load(f, encoding="bytes")  # the format CIFAR-10 is published in
+                entry = PlainUnpickler(f, encoding="bytes").load()  # the format CIFAR-10 is published in
             xs.append(np.asarray(entry[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
             ys.append(np.asarray(entry[b"labels"], dtype=np.int64))
         except Exception as err:  # a truncated or foreign file fails in the unpickler or in the reshape

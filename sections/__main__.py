@@ -4,15 +4,16 @@ import argparse
 import importlib
 
 from sections.common import SCALES, reports_dir
+from zoo.files import write_whole
 
 SECTIONS = ["perceptron", "backprop", "gd", "cnn", "resnet", "rnn", "generative", "beyond"]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="zoo-section", description=__doc__)
     parser.add_argument("name", choices=SECTIONS + ["all"])
     parser.add_argument("--scale", choices=SCALES, default="default")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     names = SECTIONS if args.name == "all" else [args.name]
     for name in names:
         importlib.import_module(f"sections.{name}").main(args.scale)
@@ -23,9 +24,12 @@ def main() -> None:
         for name in SECTIONS:
             summary = json.loads((reports_dir() / name / "summary.json").read_text())
             lines += [f"## [{name}]({name}.md) ({summary['seconds']:.0f} s)", "", *summary["verdicts"], ""]
-        (reports_dir() / "index.md").write_text("\n".join(lines))
+        write_whole(reports_dir() / "index.md", "\n".join(lines))
         print(f"wrote {reports_dir() / 'index.md'}")
 
 
 if __name__ == "__main__":
-    main()
+    from zoo.way_out import way_out
+
+    with way_out("the section stopped before it wrote its report; run it again"):
+        main()

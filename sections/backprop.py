@@ -26,7 +26,7 @@ def main(scale: str) -> None:
     x = torch.randn(4, 64, generator=g, dtype=torch.float64)
     y = (torch.rand(3, 4, generator=g, dtype=torch.float64) @ x > 0).to(torch.float64)  # a learnable target
     costs = backprop.gradient_descent(weights, biases, x, y, lr=3.0, steps=steps)
-    fig, ax = plots.plt.subplots(figsize=(5, 3.5))
+    fig, ax = plots.figure(figsize=(5, 3.5))
     ax.plot(costs)
     ax.set(
         xlabel="gradient-descent step",

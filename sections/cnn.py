@@ -44,7 +44,7 @@ def worked_examples(report: Report) -> None:
     conv = load_filters(torch.nn.Conv2d(1, 3, 3, padding=1, bias=False), SLIDE_X_FILTERS)
     with torch.no_grad():
         maps = conv(torch.tensor(X_IMAGE, dtype=torch.float32).view(1, 1, 9, 9))[0]
-    fig, axes = plots.plt.subplots(1, 4, figsize=(10, 2.8))
+    fig, axes = plots.figure(1, 4, figsize=(10, 2.8))
     axes[0].imshow(X_IMAGE, cmap="gray")
     axes[0].set_title("X image")
     for ax, m, name in zip(axes[1:], maps, ("\\ diagonal", "centre cross", "/ diagonal")):

@@ -8,12 +8,13 @@ import shutil
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from zoo.config import home
+from zoo.files import write_whole
 
 
 def reports_dir() -> Path:
-    """reports/ beside the project, or $ZOO_REPORTS (the tests write theirs elsewhere)."""
-    return Path(os.environ.get("ZOO_REPORTS", ROOT / "reports"))
+    """$ZOO_REPORTS, or reports/ in $ZOO_HOME or the folder the command runs in."""
+    return Path(os.environ.get("ZOO_REPORTS") or home() / "reports")
 
 
 SCALES = ("smoke", "default", "paper")
@@ -47,7 +48,9 @@ class Report:
         from zoo.config import compose
         from zoo.run import train
 
-        return train(compose("train", ["callbacks=none", self.trainer, *overrides], out_dir))
+        return train(
+            compose("train", ["callbacks=none", "extras.print_config=false", self.trainer, *overrides], out_dir)
+        )
 
     def evaluate(self, overrides: list[str], out_dir: Path) -> dict:
         """One `python evaluate.py overrides` run, in this process; returns metrics.json's content."""
@@ -87,7 +90,7 @@ class Report:
         seconds = time.perf_counter() - self.start
         out = self.reports / f"{self.name}.md"
         body = self.lines + ["## Verdicts", "", *self.verdicts, "", f"Runtime: {seconds:.0f} s on this machine."]
-        out.write_text("\n".join(body) + "\n")
-        (self.dir / "summary.json").write_text(json.dumps({"verdicts": self.verdicts, "seconds": seconds}))
+        write_whole(out, "\n".join(body) + "\n")
+        write_whole(self.dir / "summary.json", json.dumps({"verdicts": self.verdicts, "seconds": seconds}))
         print("\n".join(self.verdicts), f"\nwrote {out} in {seconds:.0f} s", sep="\n")
         return out

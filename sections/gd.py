@@ -24,7 +24,7 @@ def main(scale: str) -> None:
         metrics = report.train([f"experiment={preset}", f"trainer.max_epochs={epochs}"], run)
         hists[label] = history(run)
         rows.append([label, preset, metrics["train/loss"], metrics["test/acc"], metrics["fit_seconds"]])
-    fig, (by_epoch, by_time) = plots.plt.subplots(1, 2, figsize=(10, 3.5))
+    fig, (by_epoch, by_time) = plots.figure(1, 2, figsize=(10, 3.5))
     for label, hist in hists.items():
         by_epoch.plot(range(1, len(hist["train/loss"]) + 1), hist["train/loss"], label=label)
         by_time.plot(hist["train/seconds"], hist["train/loss"], label=label)

@@ -26,7 +26,7 @@ def activations(report: Report) -> None:
         error = (autograd - formula(z.detach()))[away_from_kink].abs().max().item()
         rows.append([name, error])
         curves[name], curves[f"{name}'"] = g(z).detach().tolist(), autograd.tolist()
-    fig, axes = plots.plt.subplots(1, 3, figsize=(11, 3))
+    fig, axes = plots.figure(1, 3, figsize=(11, 3))
     for ax, name in zip(axes, ACTIVATIONS):
         ax.plot(z.detach(), curves[name], label="g(z)")
         ax.plot(z.detach(), curves[f"{name}'"], label="g'(z)")
@@ -65,7 +65,7 @@ def universal_approximation(report: Report, steps: int) -> None:
     x = torch.linspace(-math.pi, math.pi, 400).unsqueeze(1)
     y = torch.sin(x)
     rows, errors = [], []
-    fig, ax = plots.plt.subplots(figsize=(5, 3.5))
+    fig, ax = plots.figure(figsize=(5, 3.5))
     ax.plot(x, y, "k", lw=3, label="sin x")
     for width in (1, 2, 4, 8, 16, 32):
         net = MLP([1], 1, depth=1, width=width, activation="sigmoid", init="xavier")  # one hidden layer

@@ -35,7 +35,7 @@ def degradation(report: Report, scale: str, epochs: int | None) -> None:
         metrics = report.train(overrides, run)
         losses[label] = history(run)["train/loss"]
         rows.append([label, metrics["n_params"], losses[label][-1], metrics["test/acc"], metrics["fit_seconds"]])
-    fig, ax = plots.plt.subplots(figsize=(5.5, 3.5))
+    fig, ax = plots.figure(figsize=(5.5, 3.5))
     for label, curve in losses.items():
         ax.plot(range(1, len(curve) + 1), curve, "--" if label.startswith("plain") else "-", label=label)
     ax.set(xlabel="epoch", ylabel="training loss", yscale="log", title="plain vs residual, 20 and 56 layers")

@@ -48,7 +48,7 @@ def memory_over_distance(report: Report, distances: list[int], epochs: int, sent
                     metrics["fit_seconds"],
                 ]
             )
-    fig, ax = plots.plt.subplots(figsize=(5.5, 3.5))
+    fig, ax = plots.figure(figsize=(5.5, 3.5))
     for cell, acc in accuracy.items():
         ax.plot(distances, acc, "o-", label=cell)
     ax.axhline(1 / 8, color="gray", ls=":", label="chance (8 languages)")
@@ -81,7 +81,8 @@ def memory_over_distance(report: Report, distances: list[int], epochs: int, sent
 def gradients_through_time(report: Report, steps: int) -> None:
     """|dL/dh_t| at initialisation, k steps back from the loss."""
     from datamodules.text import LongRangeDataModule
-    from zoo.config import build_model, compose
+    from zoo.build import build_model
+    from zoo.config import compose
     from zoo.learners.language_model import gradient_through_time
 
     data = LongRangeDataModule(distance=steps, train_sentences=200)

@@ -5,27 +5,38 @@ from __future__ import annotations
 import gzip
 import os
 import pickle
+import signal as signal_module
 import struct
 import subprocess
 import sys
 from pathlib import Path
 
+import lightning as L
 import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# Under pytest-xdist each worker has a core of its own: one torch thread each (and in the processes the tests
+# start), as two jobs of two threads each on two cores run several times slower than one at a time.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    import torch
+
+    torch.set_num_threads(1)
+    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"
+
 # Settings that make a training run take seconds: CPU, no progress bar, few epochs.
-FAST = ["trainer=cpu", "callbacks=none", "trainer.max_epochs=3"]
+FAST = ["trainer=cpu", "callbacks=none", "trainer.max_epochs=3", "extras.print_config=false"]
 
 
 @pytest.fixture
 def compose_train(tmp_path):
     """compose_train(*overrides) -> the train config, as `python train.py overrides` would build it."""
-    from zoo.config import compose
+    from zoo.config import compose, data_overrides_apply_to_any_data
 
     def _compose(*overrides, name: str = "train", output_dir: Path | None = None):
-        return compose(name, [*FAST, *overrides] if name == "train" else list(overrides), output_dir or tmp_path)
+        overrides = [*FAST, *overrides] if name == "train" else data_overrides_apply_to_any_data(list(overrides))
+        return compose(name, overrides, output_dir or tmp_path)
 
     return _compose
 
@@ -76,3 +87,27 @@ def write_cifar(folder: Path, per_batch: int = 20, seed: int = 0) -> Path:
     with open(folder / "batches.meta", "wb") as f:
         pickle.dump({b"label_names": [f"class{i}".encode() for i in range(10)]}, f)
     return folder
+
+
+class SignalAt(L.Callback):
+    """Sends this process a signal at one of Lightning's hooks: how the tests stop a run in a given phase.
+
+    As a config entry: +callbacks.stop._target_=tests.conftest.SignalAt +callbacks.stop.hook=on_test_start
+    """
+
+    HOOKS = ("on_fit_start", "on_train_start", "on_train_batch_end", "on_validation_start", "on_validation_end",
+             "on_train_end", "on_test_start", "on_test_batch_end")  # fmt: skip
+
+    def __init__(self, hook: str, signal: str = "SIGTERM", after: int = 0):
+        assert hook in self.HOOKS, hook
+        self.hook, self.signal, self.after, self.calls = hook, getattr(signal_module, signal), after, 0
+
+    def _maybe(self, hook: str) -> None:
+        if hook == self.hook:
+            self.calls += 1
+            if self.calls == self.after + 1:
+                os.kill(os.getpid(), self.signal)
+
+
+for _hook in SignalAt.HOOKS:
+    setattr(SignalAt, _hook, lambda self, *args, _hook=_hook, **kwargs: self._maybe(_hook))

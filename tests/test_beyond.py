@@ -3,6 +3,7 @@
 import itertools
 import json
 import math
+import re
 
 import pytest
 import torch
@@ -10,7 +11,8 @@ import torch
 from datamodules.description import DataDescription
 from datamodules.scenes import EOS, VOCAB, ScenesDataModule, caption_words, decode_caption
 from tests.conftest import FAST, write_idx
-from zoo.config import build_model, compose
+from zoo.build import build_model
+from zoo.config import compose
 from zoo.errors import UserError
 from zoo.learners.detect import Detector
 from zoo.nets.captioner import ShowAndTell
@@ -59,17 +61,19 @@ def test_captions_follow_the_grammar():
 
 
 @pytest.mark.parametrize(
-    "settings, key",
+    "override, sentence",
     [
-        ({"max_digits": 5}, "data.max_digits"),
-        ({"canvas": 16}, "data.digit_size"),
-        ({"source": "svhn"}, "data.source"),
-        ({"train_size": 0}, "data.train_size"),
+        ("data.max_digits=5", "data.max_digits must be an integer from 1 to 4 (the captions name at most four)"),
+        ("data.canvas=16", "data.digit_size must be at least 4 pixels and fit the canvas"),
+        ("data.source=svhn", "data.source must be one of digits, mnist"),
+        ("data.train_size=0", "data.train_size must be an integer from 1 to 10^7, got 0"),
     ],
 )
-def test_impossible_scenes_are_one_sentence(settings, key):
-    with pytest.raises(UserError, match=key):
-        scenes(**settings)
+def test_impossible_scenes_are_one_sentence(compose_train, override, sentence):
+    from zoo.run import prepare
+
+    with pytest.raises(UserError, match=re.escape(sentence)):
+        prepare(compose_train("model=segmenter", "data=scenes", override))
 
 
 @pytest.mark.parametrize("model, data", [("detector", "digits"), ("segmenter", "moons"), ("autoencoder", "scenes")])
@@ -187,7 +191,7 @@ def test_each_task_learns_and_evaluates_from_its_checkpoint(model, data, metrics
 def test_a_captioner_captions_scenes_from_its_checkpoint(tmp_path):
     run = tmp_path / "run"
     train(compose("train", [*FAST, "model=captioner", *SMALL_SCENES, "trainer.max_epochs=1"], run))
-    overrides = [f"ckpt_path={run}/checkpoints/last.ckpt", "mode=generate", "data.seed=3"]
+    overrides = [f"ckpt_path={run}/checkpoints/last.ckpt", "mode=generate", "++data.seed=3"]  # as evaluate.py turns it
     out = evaluate(compose("evaluate", ["trainer=cpu", *overrides], tmp_path / "gen"), overrides)
     lines = out["generated"].splitlines()
     assert len(lines) == 8 and all("(true: " in line for line in lines)

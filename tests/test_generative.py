@@ -10,9 +10,9 @@ import torch
 from datamodules.description import DataDescription
 from datamodules.digits import DigitsDataModule
 from tests.conftest import run_cli
-from zoo.config import build_model
+from zoo.build import build_model
 from zoo.errors import UserError
-from zoo.learners.likelihood import perturb_pixels
+from zoo.learners.flow import perturb_pixels
 from zoo.metrics.outliers import BATCHES, SCORES, compressed_bits_per_dim, typical_batches
 from zoo.metrics.sample_quality import frechet_distance, mode_coverage
 from zoo.nets.realnvp import AffineCoupling, RealNVP, checkerboard, conv_st, dequantize_logit, inverse_logit
@@ -183,7 +183,7 @@ def test_generative_models_refuse_impossible_settings(compose_train):
 def test_ood_options_say_what_works(compose_train, tmp_path):
     train(compose_train("model=mlp", "trainer.max_epochs=1", output_dir=tmp_path / "mlp"))
     cfg = compose_train(f"ckpt_path={tmp_path}/mlp/checkpoints/best.ckpt", "ood=[noise]", name="evaluate")
-    with pytest.raises(UserError, match="needs a flow checkpoint"):
+    with pytest.raises(UserError, match=r"ood=\['noise'\] is not an option of this checkpoint's Classifier"):
         evaluate(cfg, [])
     train(
         compose_train(
@@ -212,7 +212,7 @@ def test_ood_options_say_what_works(compose_train, tmp_path):
         "ood/noise/auroc_likelihood",
         "ood/noise/auroc_typicality",
     }  # by default every score that applies to points
-    with pytest.raises(UserError, match="model.perturb must be in"):
+    with pytest.raises(UserError, match="model.perturb replaces pixels, for images only"):
         train(compose_train("model=realnvp", "data=moons", "model.perturb=0.2"))
 
 
@@ -275,7 +275,7 @@ def test_classic_fid_without_torch_fidelity_is_a_sentence(compose_train):
     except ImportError:
         pass
     from datamodules.digits import DigitsDataModule
-    from zoo.learners.adversarial import classic_fid
+    from zoo.learners.gan import classic_fid
 
     data = DigitsDataModule(scaling="unit")
     model = build_model(compose_train("model=dcgan").model, data.description)

@@ -2,10 +2,13 @@
 
 import ast
 import json
+import re
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import ROOT, run_cli
 
@@ -16,23 +19,33 @@ TOY_FILES = {
     "toyfamily/nets.py": '''
         from torch import nn
 
-        class Line(nn.Module):
-            """y = w x + b."""
+        from typing import Annotated
 
-            def __init__(self, in_features: int, out_features: int = 1):
+        from zoo.ranges import Range
+
+        class Line(nn.Module):
+            """y = w x + b, through hidden layers of `features` units when there are any (a list, unlike the
+            DCGAN's `features`, an int)."""
+
+            def __init__(self, in_features: int, features: Annotated[list[int], Range(1, 10**5)] = (), out: int = 1):
                 super().__init__()
-                self.linear = nn.Linear(in_features, out_features)
+                sizes = [in_features, *features, out]
+                layers = [nn.Linear(a, b) for a, b in zip(sizes, sizes[1:])]
+                self.layers = nn.Sequential(*layers)
 
             def forward(self, x):
-                return self.linear(x).squeeze(-1)
+                return self.layers(x).squeeze(-1)
     ''',
     "toyfamily/learner.py": '''
+        from typing import Annotated
+
         import torch.nn.functional as F
 
         from zoo.learners.base import Learner
+        from zoo.ranges import Range
 
         class Regression(Learner):
-            """Least squares: the mean squared error of the prediction."""
+            """Least squares, plus alpha times the squared weights (its alpha goes to 10, the flow's below 0.5)."""
 
             data_kinds = ("lines",)
 
@@ -40,9 +53,14 @@ TOY_FILES = {
             def net_sizes(cls, data):
                 return {"in_features": data.input_shape[0]}
 
+            def __init__(self, net, data, optimizer, scheduler=None, scheduler_interval: str = "epoch",
+                         alpha: Annotated[float, Range(0, 10)] = 0.0, beta: Annotated[float, Range(0, 1)] = 0.5):
+                super().__init__(net, data, optimizer, scheduler, scheduler_interval)
+                self.alpha, self.beta = alpha, beta
+
             def _step(self, batch, split):
                 x, y = batch
-                loss = F.mse_loss(self(x), y)
+                loss = F.mse_loss(self(x), y) + self.alpha * sum((p**2).sum() for p in self.net.parameters())
                 self.accumulate(split, len(y), loss=loss)
                 return loss
 
@@ -82,6 +100,9 @@ TOY_FILES = {
           - _self_
         learner: toyfamily.learner.Regression
         _target_: toyfamily.nets.Line
+        features: []
+        alpha: 0.0
+        beta: 0.5
         optimizer:
           lr: 0.1
     """,
@@ -126,6 +147,7 @@ def test_a_new_family_trains_and_evaluates_without_editing_the_zoo(tmp_path):
         f"ckpt_path={tmp_path}/run/checkpoints/best.ckpt",
         "trainer=cpu",
         f"hydra.run.dir={tmp_path}/eval",
+        extra[0],  # the family's configs: a checkpoint may name only classes the config tree offers
         pythonpath=tmp_path,
     )
     assert evaluate.returncode == 0, evaluate.stderr[-2000:]
@@ -139,6 +161,40 @@ def test_a_new_family_trains_and_evaluates_without_editing_the_zoo(tmp_path):
         "train.py", "model=toy_line", "data=digits", *extra, f"hydra.run.dir={tmp_path}/wrong", pythonpath=tmp_path
     )
     assert wrong.returncode == 2 and "model toy_line learns from lines, but data=digits holds images" in wrong.stderr
+
+
+def test_a_new_familys_options_are_checked_by_its_own_declarations(tmp_path, monkeypatch):
+    """Options named like other families' get the new family's rules, with no edit outside its files."""
+    from zoo.config import compose
+    from zoo.errors import UserError
+    from zoo.run import prepare
+
+    for name, text in TOY_FILES.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(textwrap.dedent(text))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    base = [
+        "model=toy_line",
+        "data=toy_line",
+        "trainer=cpu",
+        "callbacks=none",
+        f"hydra.searchpath=[file://{tmp_path}/configs]",
+    ]
+    accepted = ["model.alpha=5", "model.features=[32,64]", "model.beta=0.25"]  # alpha > 0.5 would be wrong for a flow
+    run = prepare(compose("train", [*base, *accepted], tmp_path / "run"))
+    assert run.model.alpha == 5 and run.model.beta == 0.25 and len(run.model.net.layers) == 3
+    for override, sentence in (
+        ("model.alpha=11", "model.alpha must be a number in [0, 10], got 11"),
+        ("model.beta=2", "model.beta must be a number in [0, 1], got 2"),
+        ("model.features=7", "model.features must be a list of integers, got 7"),
+        (
+            "model.features=[32,0]",
+            "model.features must be a list of integers from 1 to 10^5, e.g. [32, 64], got [32, 0]",
+        ),
+        ("+model.gamma=1", "model.gamma is not an option here"),
+    ):
+        with pytest.raises(UserError, match=re.escape(sentence)):
+            prepare(compose("train", [*base, override], tmp_path / "refused"))
 
 
 def is_module(name: str) -> bool:
@@ -158,15 +214,53 @@ def internal_imports(path: Path, module: str) -> set[str]:
             names = [a.name for a in node.names]
         else:
             continue
-        found |= {n for n in names if n.split(".")[0] in ("zoo", "datamodules")}
+        found |= {n for n in names if n.split(".")[0] in PACKAGES}
     return found - {module}
 
 
+PACKAGES = ("zoo", "datamodules", "sections", "hydra_plugins", "train", "evaluate")
+# The house, top to bottom: a module imports modules of its own layer and of the layers below, never above.
+LAYERS = {
+    "entry points and sections": ["train", "evaluate", "zoo", "zoo.cli", "zoo.__main__", "zoo.compare", "sections",
+                                  "hydra_plugins"],
+    "run and api": ["zoo.run", "zoo.api", "zoo.build", "zoo.catalog"],
+    "learners": ["zoo.learners"],
+    "metrics": ["zoo.metrics"],
+    "nets and datamodules": ["zoo.nets", "datamodules"],
+    "ground": ["zoo.errors", "zoo.files", "zoo.ranges", "zoo.options", "zoo.config", "zoo.checkpoint", "zoo.run_folder",
+               "zoo.sweep", "zoo.signals", "zoo.callbacks", "zoo.loggers", "zoo.plots", "zoo.search", "zoo.way_out"],
+}  # fmt: skip
+
+
+def project_modules() -> dict[str, Path]:
+    paths = [ROOT / "train.py", ROOT / "evaluate.py"]
+    for package in ("zoo", "datamodules", "sections", "hydra_plugins"):
+        paths += [p for p in (ROOT / package).glob("**/*.py") if "configs" not in p.parts]
+    return {".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p for p in paths}
+
+
+def layer(module: str) -> int:
+    """The layer's place from the top (0), by the longest name in LAYERS that the module is or lies under."""
+    matches = [(len(name), depth) for depth, names in enumerate(LAYERS.values()) for name in names
+               if module == name or (module.startswith(f"{name}.") and name != "zoo")]  # fmt: skip
+    assert matches, f"{module} is in no layer of the house: add it to LAYERS where it belongs"
+    return max(matches)[1]
+
+
+def test_layers_import_only_downward():
+    modules = project_modules()
+    upward = []
+    for module, path in modules.items():
+        for imported in internal_imports(path, module):
+            if imported in modules and layer(imported) < layer(module):
+                upward.append(
+                    f"{module} ({list(LAYERS)[layer(module)]}) imports {imported} ({list(LAYERS)[layer(imported)]})"
+                )
+    assert upward == [], "\n".join(upward)
+
+
 def test_no_import_circle():
-    modules = {}
-    for path in [*ROOT.glob("zoo/**/*.py"), *ROOT.glob("datamodules/**/*.py")]:
-        name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
-        modules[name] = path
+    modules = project_modules()
     graph = {m: {i for i in internal_imports(p, m) if i in modules} for m, p in modules.items()}
 
     def visit(node, stack):
@@ -189,7 +283,7 @@ def test_a_default_run_prints_no_warning(tmp_path):
 
 
 def test_every_model_preset_is_listed_with_the_data_it_learns_from():
-    from zoo.registry import list_models
+    from zoo.catalog import list_models
 
     models = list_models()
     assert set(models) == {p.stem for p in (ROOT / "configs" / "model").glob("*.yaml")}
@@ -198,3 +292,34 @@ def test_every_model_preset_is_listed_with_the_data_it_learns_from():
     assert "ring" in models["gan"].data and "longrange" not in models["gan"].data
     listing = subprocess.run([sys.executable, "-m", "zoo", "list"], cwd=ROOT, capture_output=True, text=True)
     assert listing.returncode == 0 and "realnvp" in listing.stdout and "Flow" in listing.stdout
+
+
+def test_configs_inherit_instead_of_copying():
+    """No two config files are byte-identical (a variant names its base in its defaults list)."""
+    seen = {}
+    for path in sorted((ROOT / "configs").rglob("*.yaml")):
+        seen.setdefault(path.read_bytes(), []).append(str(path.relative_to(ROOT)))
+    assert [names for names in seen.values() if len(names) > 1] == []
+
+
+def test_drawing_the_pictures_of_a_run_changes_no_global_state():
+    """A notebook's plotting backend and its figures stay as they were: plots use matplotlib's object interface."""
+    script = textwrap.dedent(
+        """
+        import sys
+        import matplotlib
+        matplotlib.use("svg")
+        import torch
+        from pathlib import Path
+        from zoo import plots
+        plots.confusion_matrix(torch.tensor([0, 1, 1]), torch.tensor([0, 1, 0]), 2, Path(sys.argv[1]) / "cm.png")
+        plots.curves({"a": [1.0, 0.5]}, ["a"], Path(sys.argv[1]) / "curve.png")
+        print(matplotlib.get_backend(), "matplotlib.pyplot" in sys.modules)
+        """
+    )
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        result = subprocess.run([sys.executable, "-c", script, folder], cwd=ROOT, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert result.stdout.split() == ["svg", "False"] and (Path(folder) / "cm.png").stat().st_size > 1000

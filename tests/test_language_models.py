@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 import tracemalloc
 
 import pytest
@@ -19,6 +20,7 @@ from datamodules.text import (
 )
 from tests.conftest import run_cli
 from tests.test_train import epoch_losses
+from zoo.build import check_model
 from zoo.config import compose
 from zoo.errors import UserError
 from zoo.learners.language_model import LanguageModel
@@ -87,8 +89,9 @@ def test_chrono_init_spreads_lstm_and_gru_memories_between_2_and_T_steps():
     torch.testing.assert_close(h_last[0, 0], torch.sigmoid(update) ** 30)
     with pytest.raises(UserError, match="has no gates"):
         RNNLanguageModel(20, cell="rnn_tanh", chrono_init=100)
-    with pytest.raises(UserError, match="must be >= 3"):
-        RNNLanguageModel(20, cell="lstm", chrono_init=2)
+    with pytest.raises(UserError, match=re.escape("model.chrono_init must be an integer from 3 to 10^7")):
+        lm = {"learner": "zoo.learners.language_model.LanguageModel", "_target_": "zoo.nets.rnn.RNNLanguageModel"}
+        check_model(lm | {"cell": "lstm", "chrono_init": 2})
 
 
 def test_tied_weights_share_storage_and_need_equal_sizes():
@@ -201,15 +204,17 @@ def test_char_model_on_a_local_file_trains_and_generates(compose_train, tmp_path
     )
     ckpt = tmp_path / "checkpoints" / "best.ckpt"
     outputs = []
-    for _ in range(2):
+    for i in range(2):  # each evaluation into its own folder: a finished one is never written into again
         cfg = compose(
             "evaluate",
             [f"ckpt_path={ckpt}", "mode=generate", "prompt=the c", "length=40", "temperature=0.8", "seed=3"],
-            tmp_path / "gen",
+            tmp_path / f"gen{i}",
         )
         outputs.append(evaluate(cfg, overrides=[])["generated"])
     assert outputs[0] == outputs[1] and outputs[0].startswith("the c") and len(outputs[0]) == 45
-    assert (tmp_path / "gen" / "generated.txt").read_text().strip() == outputs[0].strip()
+    assert (tmp_path / "gen0" / "generated.txt").read_text().strip() == outputs[0].strip()
+    record = json.loads((tmp_path / "gen0" / "metrics.json").read_text())  # generation leaves a record too
+    assert record["mode"] == "generate" and record["generated"] == outputs[0] and record["git_commit"]
     cfg = compose("evaluate", [f"ckpt_path={ckpt}", "mode=generate", "seed=4", "length=40"], tmp_path / "gen2")
     with pytest.raises(UserError, match="prompt is empty"):
         evaluate(cfg, overrides=[])
@@ -265,8 +270,11 @@ def test_evaluation_reads_any_text_with_the_checkpoints_vocabulary(compose_train
     shouted = tmp_path / "upper.txt"
     shouted.write_text("THE CAT SAT ON THE MAT. " * 300)
 
+    folders = iter(range(100))
+
     def scored(*overrides):
-        return evaluate(compose("evaluate", [f"ckpt_path={ckpt}", *overrides], tmp_path / "eval"), list(overrides))
+        out = tmp_path / f"eval{next(folders)}"
+        return evaluate(compose("evaluate", [f"ckpt_path={ckpt}", *overrides], out), list(overrides))
 
     same = scored(f"++data.path={seen}")
     other = scored(f"++data.path={shouted}")

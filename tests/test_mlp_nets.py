@@ -1,5 +1,7 @@
 """The perceptron and MLP nets against the lecture's formulas."""
 
+import re
+
 import pytest
 import torch
 
@@ -38,10 +40,12 @@ def test_kaiming_init_keeps_relu_activations_from_shrinking():
     assert 0.3 < hidden.pow(2).mean().sqrt().item() / x.pow(2).mean().sqrt().item() < 3
 
 
-def test_unknown_activation_and_init_are_sentences():
-    with pytest.raises(
-        UserError, match="model.activation 'swish' is unknown; choose one of sigmoid, tanh, relu, identity"
+def test_unknown_activation_and_init_are_sentences(compose_train):
+    from zoo.run import prepare
+
+    for override, sentence in (
+        ("model.activation=swish", "model.activation must be one of sigmoid, tanh, relu, identity (like its default"),
+        ("model.init=orthogonal", "model.init must be one of normal, xavier, kaiming (like its default 'kaiming')"),
     ):
-        MLP([2], 2, activation="swish")
-    with pytest.raises(UserError, match="unknown init 'orthogonal'"):
-        MLP([2], 2, init="orthogonal")
+        with pytest.raises(UserError, match=re.escape(sentence)):
+            prepare(compose_train(override))

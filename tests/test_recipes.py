@@ -8,7 +8,7 @@ import torch
 from datamodules.description import DataDescription
 from datamodules.text import PTBDataModule, RandomWindows
 from tests.conftest import ROOT
-from zoo.config import applied_recipes, compose, data_presets, model_presets
+from zoo.config import applied_recipes, compose, presets
 from zoo.learners.language_model import LanguageModel
 from zoo.nets.rnn import RNNLanguageModel
 from zoo.run import train
@@ -17,7 +17,7 @@ PAIRS = sorted(p.stem for p in (ROOT / "configs" / "recipe" / "pair").glob("*.ya
 
 
 def split_pair(name: str) -> tuple[str, str]:
-    models, data = model_presets(), data_presets()
+    models, data = presets("model"), presets("data")
     return next((m, name[len(m) + 1 :]) for m in models if name.startswith(f"{m}_") and name[len(m) + 1 :] in data)
 
 

@@ -218,7 +218,7 @@ def test_evaluating_on_data_of_another_shape_is_a_sentence(trained_checkpoint, t
 
 
 BAD_INPUT = {  # id -> (arguments, exit status, the sentence)
-    "unknown-data": (["data=imagenet"], 1, "Could not find 'data/imagenet'"),
+    "unknown-data": (["data=imagenet"], 2, "data=imagenet is not a preset of data; choose one of breast_cancer, "),
     "wrong-type": (["model.depth=deep"], 2, "model.depth must be int (like its default 2), got 'deep'"),
     "impossible-pair": (
         ["model=cnn", "data=moons"],

@@ -39,10 +39,10 @@ def test_a_three_trial_search_names_its_best_run_and_compare_tables_it(tmp_path,
 
 
 def test_compare_says_what_it_needs(tmp_path, capsys):
-    from zoo.compare import main
+    from zoo.cli import compare_command
 
     with pytest.raises(SystemExit) as stopped:
-        main([str(tmp_path)])
+        compare_command([str(tmp_path)])
     assert stopped.value.code == 2 and "holds no run" in capsys.readouterr().err
 
 
@@ -105,16 +105,18 @@ def test_a_pruned_trial_stops_its_run_after_the_epoch_it_is_pruned_in(compose_tr
 
 @pytest.mark.parametrize("preset", sorted(p.stem for p in (ROOT / "configs" / "hparams_search").glob("*.yaml")))
 def test_every_search_preset_searches_keys_its_runs_have(preset, tmp_path):
+    from zoo.build import check_config
     from zoo.config import compose
-    from zoo.options import check_options
+    from zoo.run import TrainOptions
 
     text = tmp_path / "words.txt"
     text.write_text("the cat sat on the mat\n" * 50)
     cfg = compose(
         "train",
         [f"hparams_search={preset}", f"data.path={text}"] if "words" in preset else [f"hparams_search={preset}"],
+        tmp_path,
     )
-    check_options(cfg)
+    check_config(cfg, TrainOptions)
     absent = object()
     params = check_params(OmegaConf.to_container(cfg.hydra.sweeper.params))
     assert [key for key in params if OmegaConf.select(cfg, key, default=absent) is absent] == []

@@ -23,7 +23,6 @@ import torch
 from tests.conftest import ROOT, write_idx
 from zoo.config import compose
 from zoo.errors import UserError
-from zoo.options import TOP_LEVEL
 from zoo.run import evaluate, prepare, train
 
 TEXT = "the cat sat on the mat.\nthe dog sat on the log.\n" * 400
@@ -144,10 +143,18 @@ def train_invocations(files: dict) -> list[list[str]]:
     return out
 
 
+def evaluate_keys() -> list[str]:
+    """evaluate.py's top-level options (its own and its learners'), as configs/evaluate.yaml lists them."""
+    from omegaconf import DictConfig
+
+    cfg = compose("evaluate", ["ckpt_path=unused"])
+    return [k for k, v in cfg.items() if k not in ("hydra", "ckpt_path") and not isinstance(v, DictConfig)]
+
+
 def evaluate_invocations(files: dict) -> list[list[str]]:
     out = []
     for ckpt in (files["ckpt_mlp"], files["ckpt_lm"]):
-        for key in [*(k for k in TOP_LEVEL["evaluate"] if k != "ckpt_path"), "trainer.devices"]:
+        for key in [*evaluate_keys(), "trainer.devices"]:
             out += [[f"ckpt_path={ckpt}", f"{key}={v.format(**files)}"] for v in VALUES]
         out += [[f"ckpt_path={ckpt}", "mode=generate", f"temperature={t}"] for t in ("1e-30", "1e-45", "1e30")]
     out += [[f"ckpt_path={path}"] for path in [*files["damaged"], files["dir"], files["missing"]]]

@@ -69,6 +69,7 @@ def test_evaluate_reproduces_the_test_metrics_from_the_checkpoint(compose_train,
     assert evaluated["test/loss"] == pytest.approx(trained["test/loss"], rel=1e-6)
     assert (tmp_path / "eval" / "metrics.json").is_file()
     # data.* overrides apply on top of the checkpoint's data config
+    cfg = compose_train(f"ckpt_path={tmp_path}/checkpoints/best.ckpt", name="evaluate", output_dir=tmp_path / "e7")
     batch = evaluate(cfg, overrides=["data.batch_size=7"])
     assert batch["test/acc"] == trained["test/acc"]
 
@@ -108,8 +109,8 @@ def test_impossible_values_fail_before_training(compose_train):
 def test_progress_bar_reaches_the_last_batch_and_shows_epoch_metrics(compose_train):
     import lightning as L
 
+    from zoo.build import build_datamodule, build_model
     from zoo.callbacks import EpochProgressBar
-    from zoo.config import build_datamodule, build_model
 
     cfg = compose_train()
     L.seed_everything(0, verbose=False)

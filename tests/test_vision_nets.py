@@ -32,11 +32,13 @@ def n_params(net: nn.Module) -> int:
     return sum(p.numel() for p in net.parameters())
 
 
-def test_resnet_depths_have_the_papers_parameter_counts():
+def test_resnet_depths_have_the_papers_parameter_counts(compose_train):
+    from zoo.run import prepare
+
     assert round(n_params(resnet20()) / 1e6, 2) == 0.27  # He et al. 2016, table 6
     assert round(n_params(resnet56()) / 1e6, 2) == 0.85
-    with pytest.raises(UserError, match="6n\\+2"):
-        ResNet((3, 32, 32), 10, depth=21)
+    with pytest.raises(UserError, match="model.depth must be 6n\\+2 \\(20, 32, 44, 56, 110, ...\\), got 21"):
+        prepare(compose_train("model=resnet", "model.depth=21"))
 
 
 def test_plain_net_has_the_same_parameters_as_its_resnet():

@@ -1,30 +1,29 @@
-"""python -m zoo list: every model preset with its network, learner and the data it learns from."""
+"""python -m zoo <command> [arguments]: the console commands without their zoo- prefix.
+
+python -m zoo list | train ... | evaluate ... | section NAME | compare FOLDER ...
+"""
 
 import sys
 
+from zoo import cli
 
-def main(argv: list[str]) -> int:
-    if argv[:1] != ["list"]:
-        print("usage: python -m zoo list", file=sys.stderr)
-        return 2
-    from rich.console import Console
-    from rich.table import Table
+COMMANDS = {
+    "list": cli.list_command,
+    "train": cli.train_command,
+    "evaluate": cli.evaluate_command,
+    "section": cli.section_command,
+    "compare": cli.compare_command,
+}
 
-    from zoo.registry import list_models
 
-    table = Table(title="models (python train.py model=<name> data=<one of its data>)")
-    for column in ("model", "network", "learner", "data"):
-        table.add_column(column)
-    for entry in list_models().values():
-        table.add_row(
-            entry.name,
-            entry.network.removeprefix("zoo.nets."),
-            entry.learner.removeprefix("zoo.learners."),
-            ", ".join(entry.data),
-        )
-    Console().print(table)
-    return 0
+def main(argv: list[str]) -> None:
+    if not argv or argv[0] not in COMMANDS:
+        print(f"usage: python -m zoo {{{'|'.join(COMMANDS)}}} [arguments]", file=sys.stderr)
+        sys.exit(2)
+    command, rest = COMMANDS[argv[0]], argv[1:]
+    sys.argv = [f"zoo-{argv[0]}", *rest]
+    command(rest)
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    main(sys.argv[1:])

@@ -5,27 +5,33 @@
     run.metrics["test/acc"], run.dir, run.model, run.datamodule
     evaluate(run.best_checkpoint, "split=val")         # the metrics evaluate.py prints
     model, data = load(run.best_checkpoint)            # the model and its data description
+    list_models(), create_model("cnn", "digits")       # the catalogue, and an untrained model sized for data
 
 The overrides are the command line's, composed by Hydra from the same configs; the run folder is
-claimed with the same checks as train.py's (writable, not in use, not another run's) and gets the
-composed config in .hydra/ beside everything train.py writes. A wrong value raises zoo.errors.UserError
-with the sentence the command line would print.
+claimed by the same door as train.py's (writable, not in use, not another run's) and gets everything
+train.py writes. What ends a call early is what ends a command: `zoo.errors.UserError` with the
+sentence the command line prints, `Interrupted` (Ctrl-C), or `InternalError` naming the log that holds
+the traceback of a fault of the zoo.
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
 import lightning as L
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from datamodules.description import DataDescription
+from zoo import catalog
 from zoo import run as runner
+from zoo.build import model_from_checkpoint
 from zoo.checkpoint import load_checkpoint
-from zoo.config import compose, data_overrides_apply_to_any_data, task_config
-from zoo.hydra_callbacks import claim_run_folder
+from zoo.config import compose, data_overrides_apply_to_any_data
+from zoo.errors import InternalError, Interrupted, UserError, interruption
+from zoo.run_folder import internal_error
 
 
 @dataclass
@@ -47,34 +53,61 @@ class Loaded(NamedTuple):
     data: DataDescription
 
 
-def _start(task: str, overrides: list[str], output_dir) -> tuple[DictConfig, Path]:
-    """Compose as the command line does, then claim and fill the run folder's .hydra/ as Hydra would."""
+@contextlib.contextmanager
+def _way_out():
+    """A call ends in UserError, Interrupted or InternalError (see the module's docstring)."""
+    try:
+        yield
+    except (UserError, Interrupted, InternalError):
+        raise
+    except KeyboardInterrupt as err:
+        raise Interrupted("Ctrl-C") from err
+    except Exception as err:
+        if interruption(err):  # a library wrapped it
+            raise interruption(err) from None
+        raise internal_error(err) from err
+
+
+def _start(task: str, overrides: list[str], output_dir) -> DictConfig:
+    """Compose as the command line does; the run folder is output_dir, or the one train.py would make."""
     cfg = compose(task, overrides)
-    folder = Path(output_dir if output_dir is not None else cfg.hydra.run.dir).resolve()
-    cfg.paths.output_dir = str(folder)
-    task_cfg = task_config(cfg, resolve=False)
-    claim_run_folder(folder, task_cfg)
-    (folder / ".hydra").mkdir(exist_ok=True)
-    OmegaConf.save(OmegaConf.create(task_cfg), folder / ".hydra" / "config.yaml")
-    OmegaConf.save(OmegaConf.create(list(overrides)), folder / ".hydra" / "overrides.yaml")
-    return cfg, folder
+    cfg.paths.output_dir = str(Path(output_dir if output_dir is not None else cfg.hydra.run.dir).resolve())
+    return cfg
 
 
 def train(*overrides: str, output_dir: str | Path | None = None) -> Run:
     """`python train.py overrides...`; the run folder is outputs/train/<time>_<run_name> unless output_dir."""
-    cfg, folder = _start("train", list(overrides), output_dir)
-    trained = runner.train_run(cfg)
-    return Run(trained.metrics, folder, trained.model, trained.datamodule)
+    with _way_out():
+        cfg = _start("train", list(overrides), output_dir)
+        trained = runner.train_run(cfg)
+        return Run(trained.metrics, Path(cfg.paths.output_dir), trained.model, trained.datamodule)
 
 
 def evaluate(ckpt_path: str | Path, *overrides: str, output_dir: str | Path | None = None) -> dict:
     """`python evaluate.py ckpt_path=... overrides...`; returns the metrics it prints."""
-    overrides = [f"ckpt_path={ckpt_path}", *data_overrides_apply_to_any_data(list(overrides))]
-    cfg, _ = _start("evaluate", overrides, output_dir)
-    return runner.evaluate(cfg, overrides)
+    with _way_out():
+        overrides = [f"ckpt_path={ckpt_path}", *data_overrides_apply_to_any_data(list(overrides))]
+        return runner.evaluate(_start("evaluate", overrides, output_dir), overrides)
 
 
-def load(ckpt_path: str | Path) -> Loaded:
-    """The model of a checkpoint (in eval mode) and the description of the data it was trained on."""
-    model = runner.model_from_checkpoint(load_checkpoint(ckpt_path), ckpt_path)
-    return Loaded(model.eval(), model.data)
+def load(ckpt_path: str | Path, *overrides: str) -> Loaded:
+    """The model of a checkpoint (in eval mode) and the description of the data it was trained on.
+
+    `overrides` as for evaluate, e.g. hydra.searchpath=[file://...] for a family whose configs live there.
+    """
+    with _way_out():
+        compose("evaluate", [f"ckpt_path={ckpt_path}", *overrides])  # the config tree the checkpoint is read against
+        model = model_from_checkpoint(load_checkpoint(ckpt_path), ckpt_path)
+        return Loaded(model.eval(), model.data)
+
+
+def list_models() -> dict:
+    """Every model preset with its network, learner and the data presets it can learn from."""
+    with _way_out():
+        return catalog.list_models()
+
+
+def create_model(name: str, data: str = "digits", *overrides: str) -> L.LightningModule:
+    """An untrained model of preset `name`, sized for data preset `data` (as train.py would build it)."""
+    with _way_out():
+        return catalog.create_model(name, data, *overrides)

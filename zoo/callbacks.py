@@ -3,15 +3,16 @@ last step, and show progress cheaply."""
 
 from __future__ import annotations
 
-import signal
 from pathlib import Path
 
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import RichProgressBar
 
+from zoo import signals
 from zoo.checkpoint import save_atomically
 from zoo.errors import Interrupted, UserError
+from zoo.ranges import Count, NonNegativeCount
 
 
 def last_checkpoint_path(trainer: L.Trainer) -> str:
@@ -31,7 +32,7 @@ class FiniteLossGuard(L.Callback):
     the end of each training epoch (before validation and the checkpoints).
     """
 
-    def __init__(self, check_every: int = 50):
+    def __init__(self, check_every: Count = 50):
         self.check_every = check_every
         self._first_bad: torch.Tensor | None = None  # (step, loss) of the first non-finite loss, on the device
 
@@ -94,43 +95,56 @@ class CheckpointOnSigterm(L.Callback):
     The checkpoint may fall in the middle of an epoch: the training loader (ResumableLoader) goes on
     from the batch after it, so the resumed run ends as the uninterrupted one would. The stopped run
     is not finished (no test, no metrics.json); it exits with 128 + the signal's number (130 for
-    Ctrl-C, 143 for SIGTERM) and says how to resume. A second Ctrl-C interrupts at once.
+    Ctrl-C, 143 for SIGTERM) and says how to resume. A second signal interrupts at once (zoo.signals).
     """
 
     def __init__(self):
-        self.requested: signal.Signals | None = None
+        self._stop_deferring = None
 
     def on_train_start(self, trainer, pl_module):
         if trainer.is_global_zero or trainer.world_size == 1:
-            self._previous = {sig: signal.signal(sig, self._request) for sig in (signal.SIGTERM, signal.SIGINT)}
-
-    def _request(self, signum, frame):
-        self.requested = signal.Signals(signum)
-        if signum == signal.SIGINT:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+            self._stop_deferring = signals.start_deferring()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        if not self.requested:
+        requested = signals.state.requested
+        if not requested or self._stop_deferring is None:
             return
         path = last_checkpoint_path(trainer)
         save_atomically(trainer, path)  # replaces a last.ckpt that links to best.ckpt, never writes through it
         self._restore()
-        name = "Ctrl-C" if self.requested == signal.SIGINT else self.requested.name
+        folder = Path(path).parent.parent
         raise Interrupted(
-            f"{name}: saved {path}; resume with resume=true hydra.run.dir={Path(path).parent.parent}",
-            status=128 + self.requested.value,
+            f"{signals.name(requested)}: saved {path}; resume with resume=true hydra.run.dir={folder}",
+            status=128 + requested.value,
         )
 
     def _restore(self) -> None:
-        for sig, handler in getattr(self, "_previous", {}).items():
-            signal.signal(sig, handler)
-        self._previous = {}
+        if self._stop_deferring is not None:
+            self._stop_deferring()
+            self._stop_deferring = None
 
     def on_train_end(self, trainer, pl_module):
+        requested = signals.state.requested if self._stop_deferring is not None else None
         self._restore()
+        if requested:  # after the last step (in the last validation, say): the epoch's checkpoints are written
+            best = getattr(trainer.checkpoint_callback, "best_model_path", "") or last_checkpoint_path(trainer)
+            raise Interrupted(
+                f"{signals.name(requested)}: training had finished and its checkpoints are whole, but it was not "
+                f"tested: python evaluate.py ckpt_path={best} measures it",
+                status=128 + requested.value,
+            )
 
     def on_exception(self, trainer, pl_module, exception):
         self._restore()
+
+
+def notebook_without_widgets() -> bool:
+    """In a Jupyter kernel without ipywidgets rich's live bars stay empty and it warns; a plain bar then shows."""
+    import importlib.util
+
+    from rich.console import Console
+
+    return Console().is_jupyter and importlib.util.find_spec("ipywidgets") is None
 
 
 class EpochProgressBar(RichProgressBar):
@@ -139,7 +153,12 @@ class EpochProgressBar(RichProgressBar):
     Lightning's bar re-reads every logged metric after each training batch. The zoo's learners log
     once per epoch (see Learner.accumulate), so here the metrics are read at the epoch's end only and
     the batch counter moves every `refresh_rate` batches (README, Benchmarks, has the cost of both).
+    In a notebook it is a widget (pip install 'lecture-zoo[notebook]'), or a plain console bar without one.
     """
+
+    def __init__(self, refresh_rate: NonNegativeCount = 10, leave: bool = False):
+        plain = notebook_without_widgets()
+        super().__init__(refresh_rate, leave, console_kwargs={"force_jupyter": False} if plain else None)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         done = batch_idx + 1

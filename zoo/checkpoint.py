@@ -1,4 +1,11 @@
-"""Checkpoints: written atomically, read only as tensors and plain containers (weights_only=True)."""
+"""Checkpoints: written whole, and read as data.
+
+A checkpoint is a file from outside: it loads with `torch.load(weights_only=True)` (tensors and plain
+containers only), and the model and data config stored in it may name only classes that the config
+tree offers for a model or for data (zoo.config.offered_targets), at any depth, and hold no
+interpolation (a resolver would run when the config is read). Anything else is refused with a
+sentence before a class is imported or an object built.
+"""
 
 from __future__ import annotations
 
@@ -10,18 +17,38 @@ from weakref import proxy
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
+from zoo.config import config_changes, offered_targets
 from zoo.errors import UserError
+from zoo.files import failed, partial_path, whole
+
+# Classes that moved since checkpoints were first written: what an old checkpoint names -> where it is now.
+RENAMED = {
+    "zoo.learners.likelihood.Flow": "zoo.learners.flow.Flow",
+    "zoo.learners.adversarial.GAN": "zoo.learners.gan.GAN",
+}
+
+
+def kept_checkpoint(filepath: str) -> str:
+    """What is still whole when writing `filepath` fails."""
+    return f"the last whole checkpoint is {filepath}" if os.path.isfile(filepath) else "no checkpoint had been written"
 
 
 def save_atomically(trainer, filepath: str, weights_only: bool = False) -> None:
     """Write a checkpoint to a temporary file and rename it into place (also over a link, never through it).
 
-    A kill during a save leaves the previous file whole, so a resume never meets a truncated file.
+    A kill during a save leaves the previous file whole; a full disk is one sentence and leaves no
+    temporary file behind.
     """
-    partial = f"{filepath}.partial"
-    trainer.save_checkpoint(partial, weights_only)  # rank 0 writes, all ranks wait
-    if trainer.is_global_zero:
-        os.replace(partial, filepath)  # atomic on POSIX: readers see the old file or the new one
+    partial = partial_path(filepath)
+    try:
+        trainer.save_checkpoint(str(partial), weights_only)  # rank 0 writes, every rank takes part
+        if trainer.is_global_zero:
+            os.replace(partial, filepath)  # atomic on POSIX: readers see the old file or the new one
+    except BaseException as err:
+        raised = failed(partial, err, Path(filepath), kept_checkpoint(filepath)) if trainer.is_global_zero else err
+        if raised is err:
+            raise
+        raise raised from err
     trainer.strategy.barrier("atomic_checkpoint")
 
 
@@ -42,11 +69,8 @@ class AtomicCheckpoint(ModelCheckpoint):
             self._save_checkpoint(trainer, filepath)
             return
         if trainer.is_global_zero:  # made beside it and renamed over it: there is always a whole last.ckpt
-            partial = f"{filepath}.partial"
-            if os.path.lexists(partial):
-                os.remove(partial)
-            os.symlink(os.path.relpath(just_written, os.path.dirname(filepath)), partial)
-            os.replace(partial, filepath)
+            with whole(filepath, kept_checkpoint(filepath)) as partial:
+                os.symlink(os.path.relpath(just_written, os.path.dirname(filepath)), partial)
         trainer.strategy.barrier("link_last_checkpoint")
 
     def _save_checkpoint(self, trainer, filepath: str) -> None:
@@ -59,7 +83,7 @@ class AtomicCheckpoint(ModelCheckpoint):
 
 
 def load_checkpoint(path) -> dict:
-    """Load a zoo checkpoint safely; every failure is one sentence that names the file."""
+    """A zoo checkpoint, read safely and with its stored config checked; every refusal names the file."""
     path = Path(str(path))
     if path.is_dir():
         raise UserError(f"checkpoint {path} is a folder; give a .ckpt file, e.g. {path}/checkpoints/best.ckpt")
@@ -78,19 +102,54 @@ def load_checkpoint(path) -> dict:
         raise UserError(
             f"checkpoint {path} is corrupt, truncated or not a checkpoint, and cannot be read ({reason})"
         ) from err
-    if (
-        not isinstance(checkpoint, dict)
-        or not isinstance(checkpoint.get("zoo"), dict)
-        or "state_dict" not in checkpoint
-    ):
+    spec = checkpoint.get("zoo") if isinstance(checkpoint, dict) else None
+    if not isinstance(spec, dict) or "state_dict" not in checkpoint:
         raise UserError(f"checkpoint {path} was not written by this zoo's train.py (it has no model spec)")
+    for part in ("model", "data", "description"):
+        if not isinstance(spec.get(part), dict):
+            raise UserError(f"checkpoint {path} has a damaged spec: its {part} is not a mapping; train it again")
+    model = spec["model"]
+    if isinstance(model.get("learner"), str) and model["learner"] in RENAMED:
+        spec["model"] = model | {"learner": RENAMED[model["learner"]]}
+    check_spec(spec, path)
     return checkpoint
+
+
+def check_spec(spec: dict, path) -> None:
+    """The stored config names only offered classes and holds no interpolation, at any depth."""
+    offered = offered_targets()
+    for part, allowed in (("model", offered["model"]), ("data", offered["data"]), ("description", frozenset())):
+        for key, value in _leaves(spec[part], part):
+            if isinstance(value, str) and "${" in value:
+                raise UserError(
+                    f"checkpoint {path} holds an interpolation at {key} ({value[:60]!r}), which would run a "
+                    f"resolver when read, so it was refused before anything was built"
+                )
+            if (key.endswith("._target_") or key == "model.learner") and not (
+                isinstance(value, str) and value in allowed
+            ):
+                raise UserError(
+                    f"checkpoint {path} names {value!r} at {key}, which no config of this zoo offers, so it was "
+                    f"refused before anything was built; a checkpoint may name only the models, learners, data "
+                    f"sets, optimisers and schedulers of the config tree (add your own with hydra.searchpath)"
+                )
+
+
+def _leaves(node, prefix: str):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if not isinstance(key, str):
+                raise UserError(f"the stored config has a key that is not a name at {prefix}: {key!r}")
+            yield from _leaves(value, f"{prefix}.{key}")
+    elif isinstance(node, (list, tuple)):
+        for i, value in enumerate(node):
+            yield from _leaves(value, f"{prefix}.{i}")
+    else:
+        yield prefix, node
 
 
 def check_same_network(checkpoint: dict, path, model: torch.nn.Module, model_cfg: dict) -> None:
     """Training continues from a checkpoint only into a network of the same parameters and shapes."""
-    from zoo.hydra_callbacks import config_changes
-
     shapes = lambda state: {k: tuple(v.shape) for k, v in state.items() if isinstance(v, torch.Tensor)}  # noqa: E731
     if shapes(checkpoint["state_dict"]) == shapes(model.state_dict()):
         return

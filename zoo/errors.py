@@ -1,8 +1,9 @@
-"""User mistakes become one sentence on stderr and a non-zero exit, not a traceback."""
+"""What ends a command early: a user's mistake (one sentence, exit 2), an interruption (130 / 143, with what
+was kept), or a fault of the zoo itself (one line naming the log that holds its traceback, exit 3)."""
 
-import contextlib
-import os
-import sys
+EXIT_USER_ERROR = 2
+EXIT_INTERNAL_ERROR = 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C
 
 
 class UserError(Exception):
@@ -10,49 +11,33 @@ class UserError(Exception):
 
 
 class Interrupted(Exception):
-    """The run was stopped (Ctrl-C, SIGTERM); the message says what was kept and how to continue."""
+    """The command was stopped (Ctrl-C, SIGTERM); the message says what was kept and how to continue."""
 
-    def __init__(self, message: str, status: int = 130):
+    def __init__(self, message: str, status: int = EXIT_INTERRUPTED):
         super().__init__(message)
         self.status = status  # 128 + the signal's number, what a shell reports for a command it stopped
 
 
-EXIT_USER_ERROR = 2
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C
-
-# The sentence of the job that just failed inside a sweep, for the sweep's summary (zoo.hydra_callbacks).
-failed_job: dict = {}
+class InternalError(Exception):
+    """A fault of the zoo (not of what was asked): the message names the log file with the traceback."""
 
 
-def _in_sweep() -> bool:
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
+class Refusal(SystemExit):
+    """A UserError where only an exit gets through (Hydra turns other exceptions of its callbacks into
+    warnings): the command's way out prints `error: <sentence>` and exits 2."""
 
-    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+    def __init__(self, sentence: str):
+        super().__init__(EXIT_USER_ERROR)
+        self.sentence = sentence
 
 
-@contextlib.contextmanager
-def reported_as_sentences():
-    """Print a UserError as `error: <sentence>` and exit 2; HYDRA_FULL_ERROR=1 shows the traceback.
-
-    Inside a sweep (-m) the job's sentence is printed and kept for the sweep's summary, and the sweep
-    goes on with its next job. Ctrl-C ends with exit status 130 and no traceback.
-    """
-    failed_job.clear()
-    try:
-        yield
-    except UserError as err:
-        if os.environ.get("HYDRA_FULL_ERROR") == "1":
-            raise
-        if _in_sweep():
-            from hydra.core.hydra_config import HydraConfig
-
-            job = HydraConfig.get().job
-            failed_job.update(error=str(err))
-            print(f"error: job {job.num} ({job.override_dirname or 'no overrides'}): {err}", file=sys.stderr)
-            return
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(EXIT_USER_ERROR)
-    except (Interrupted, KeyboardInterrupt) as err:
-        print(f"interrupted: {err}" if str(err) else "interrupted", file=sys.stderr)
-        sys.exit(getattr(err, "status", EXIT_INTERRUPTED))
+def interruption(err: BaseException) -> Interrupted | None:
+    """The interruption inside an exception a library wrapped around it, if there is one: Hydra wraps what a
+    constructor raises, and OmegaConf raises a copy with its key appended, so the innermost is the signal's own."""
+    found, seen = None, set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, Interrupted):
+            found = err
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return found

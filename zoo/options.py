@@ -1,272 +1,332 @@
-"""Every option of a command line, checked before any work starts.
+"""Every option of a composed config, checked before any work starts; the first wrong one is one sentence.
 
-Types come from the constructors the options go to (zoo.config.check_types reads their annotations);
-ranges come from the table below, by option name, the same in every config group. A value that
-passes here and still makes a constructor fail becomes a sentence through `building(group)`.
+An option's rules come from whoever takes it: the type of the constructor's parameter (its annotation,
+or else its default's type) and, for the zoo's own classes, the Range or Rule declared beside it
+(zoo.ranges). Other libraries' constructors declare no ranges; theirs are THIRD_PARTY below, keyed by
+class and found along the class's MRO (so zoo.checkpoint.AtomicCheckpoint gets ModelCheckpoint's).
+Nothing here knows a model family: the callers say which constructors take a config entry's keys.
 """
 
 from __future__ import annotations
 
-import contextlib
-import math
+import inspect
 import re
+import types
+import typing
+from dataclasses import dataclass
 
 import hydra
-from lightning.fabric.utilities.exceptions import MisconfigurationException
-from omegaconf import DictConfig, OmegaConf
 
-from zoo.config import check_types, plain
 from zoo.errors import UserError
+from zoo.ranges import Range, Rule, is_number
+
+_EMPTY = inspect.Parameter.empty
 
 
-def _number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+@dataclass(frozen=True)
+class Declared:
+    """What one parameter of a constructor accepts."""
+
+    annotation: object  # the type, without Annotated; _EMPTY when there is none
+    rules: tuple  # Range and Rule objects of the option itself (other libraries': THIRD_PARTY)
+    default: object
+    declared: object = _EMPTY  # the annotation as written: a Union's members may carry rules of their own
+
+    def rules_for(self, value) -> tuple:
+        """The rules that hold for this value: those of the option, and those of the member of a Union its type is."""
+        base, own = _split(self.declared)
+        if typing.get_origin(base) in (typing.Union, types.UnionType):
+            member = next((m for m in typing.get_args(base) if _accepts(_strip(m), value) is True), None)
+            own += _split(member)[1] if member is not None else ()
+        return own + self.rules
 
 
-def _int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+def _split(annotation) -> tuple[object, tuple]:
+    if typing.get_origin(annotation) is typing.Annotated:
+        base, *extras = typing.get_args(annotation)
+        return base, tuple(e for e in extras if isinstance(e, (Range, Rule)))
+    return annotation, ()
 
 
-AT_LEAST_ONE = "an integer >= 1"
-RANGES = {  # option name -> (accepts, what works); None always passes (an option switched off)
-    **dict.fromkeys(
-        [
-            "width",
-            "depth",
-            "hidden",
-            "hidden_size",
-            "embedding_dim",
-            "num_layers",
-            "features",
-            "latent_dim",
-            "couplings",
-            "scales",
-            "res_blocks",
-            "kernel_size",
-            "d_steps",
-            "eval_samples",
-            "feature_epochs",
-            "n_cues",
-            "n_fillers",
-            "branching",
-            "train_sentences",
-            "val_sentences",
-            "test_sentences",
-            "n_samples",
-            "val_size",
-            "train_size",
-            "test_size",
-            "canvas",
-            "digit_size",
-            "max_digits",
-            "code_size",
-            "max_detections",
-            "beam_size",
-            "max_length",
-            "log_every_n_steps",
-            "accumulate_grad_batches",
-            "check_val_every_n_epoch",
-            "num_nodes",
-            "flush_logs_every_n_steps",
-            "check_every",
-            "bptt",
-            "distance",
-            "T_max",
-        ],
-        (lambda v: _int(v) and 1 <= v <= 10**7, f"{AT_LEAST_ONE} (at most 10^7)"),
-    ),
-    "length": (lambda v: _int(v) and 1 <= v <= 10**5, "an integer from 1 to 100000"),
-    "ood_batch": (lambda v: _int(v) and 1 <= v <= 10**4, "an integer from 1 to 10000"),
-    "max_epochs": (lambda v: _int(v) and (v == -1 or 1 <= v <= 10**7), "an integer >= 1, or -1 for no limit"),
-    "max_steps": (lambda v: _int(v) and (v == -1 or 1 <= v <= 10**9), "an integer >= 1, or -1 for no limit"),
-    "min_epochs": (lambda v: _int(v) and 0 <= v <= 10**7, "an integer >= 0"),
-    "devices": (
-        lambda v: v == "auto" or (_int(v) and (v == -1 or 1 <= v <= 1024)) or isinstance(v, (list, str)),
-        "an integer >= 1, -1 for all, or auto",
-    ),
-    **dict.fromkeys(
-        ["limit_train_batches", "limit_val_batches", "limit_test_batches"],
-        (
-            lambda v: (_int(v) and v >= 1) or (isinstance(v, float) and 0 < v <= 1),
-            "a number of batches >= 1 or a fraction in (0, 1]; 0 would skip the work and report an untrained net",
-        ),
-    ),
-    **dict.fromkeys(
-        ["dropout", "val_fraction", "test_fraction"], (lambda v: _number(v) and 0 <= v < 1, "a number in [0, 1)")
-    ),
-    **dict.fromkeys(
-        [
-            "lr",
-            "init_std",
-            "rtol",
-            "atol",
-            "temperature",
-            "init_range",
-            "chrono_init",
-            "recurrent_gain",
-            "eps",
-            "step_size",
-            "sigma",
-            "background_weight",
-        ],
-        (lambda v: _number(v) and v > 0, "a positive number"),
-    ),
-    **dict.fromkeys(["min_score", "nms_iou"], (lambda v: _number(v) and 0 <= v <= 1, "a number in [0, 1]")),
-    "alpha": (lambda v: _number(v) and 0 <= v < 0.5, "a number in [0, 0.5)"),
-    **dict.fromkeys(
-        ["weight_decay", "momentum", "noise", "min_delta", "gradient_clip_val", "factor", "gamma"],
-        (lambda v: _number(v) and v >= 0, "a number >= 0"),
-    ),
-    **dict.fromkeys(
-        ["patience", "refresh_rate", "num_workers", "num_sanity_val_steps", "clutter"],
-        (lambda v: _int(v) and 0 <= v <= 10**7, "an integer >= 0"),
-    ),
-    **dict.fromkeys(
-        ["dirpath", "save_dir", "default_root_dir"],
-        (lambda v: isinstance(v, str) and v.strip() != "", "a path (a non-empty string)"),
-    ),
-    "filename": (  # the checkpoint's name inside its dirpath; the folder is dirpath's to say
-        lambda v: isinstance(v, str) and v.strip() not in ("", ".", "..") and "/" not in re.sub(r"\{[^}]*\}", "", v),
-        "a file name without '/' (the folder is callbacks.model_checkpoint.dirpath)",
-    ),
-    "scheduler_interval": (lambda v: v in ("epoch", "step"), "epoch or step"),
-    "monitor": (
-        lambda v: isinstance(v, str) and re.fullmatch(r"(train|val)/[\w/-]+", v) is not None,
-        "a metric the learner logs, such as val/loss or val/acc",
-    ),
-    "save_top_k": (lambda v: _int(v) and v >= -1, "an integer >= -1 (-1 keeps every checkpoint)"),
-    "seed": (lambda v: _int(v) and 0 <= v < 2**32, "an integer in [0, 2^32)"),
-    "betas": (
-        lambda v: isinstance(v, (list, tuple)) and len(v) == 2 and all(_number(b) and 0 <= b < 1 for b in v),
-        "two numbers in [0, 1), e.g. [0.9, 0.999]",
-    ),
-    "channels": (
-        lambda v: isinstance(v, (list, tuple)) and len(v) >= 1 and all(_int(c) and 1 <= c <= 10**5 for c in v),
-        "a list of integers >= 1, e.g. [32, 64]",
-    ),
-}
-
-NOT_NULL = {"monitor"}  # options whose null would only fail in the middle of training
-
-TOP_LEVEL = {  # the entry points' own options: name -> (type, choices or None)
-    "train": {"seed": int, "resume": bool, "test": bool, "compile": bool, "channels_last": bool, "ckpt_path": str,
-              "optimized_metric": str},
-    "evaluate": {"seed": int, "ckpt_path": str, "split": ("test", "val"), "mode": ("test", "generate"), "length": int,
-                 "temperature": float, "prompt": (str, int, float), "ood": (list, str), "ood_scores": (list, str),
-                 "ood_background": str, "ood_batch": int},
-}  # fmt: skip
+def _strip(annotation):
+    """The annotation with every Annotated layer removed (inside unions too)."""
+    base, _ = _split(annotation)
+    if typing.get_origin(base) in (typing.Union, types.UnionType):
+        return typing.Union[tuple(_strip(a) for a in typing.get_args(base))]  # noqa: UP007
+    return base
 
 
-def check_range(key: str, value) -> None:
-    name = key.rsplit(".", 1)[-1]
-    if name not in RANGES or (value is None and name not in NOT_NULL):
-        return
-    accepts, works = RANGES[name]
-    if not accepts(value):
-        raise UserError(f"{key} must be {works}, got {value!r}")
-
-
-def check_group(prefix: str, node: dict) -> None:
-    """Type (from the _target_'s signature) and range of every option of one config entry."""
-    target = node.get("_target_")
-    if target is not None:
+def parameters(owner, keyword_only: bool = False) -> tuple[dict[str, Declared], bool]:
+    """name -> Declared for the options of a class's constructor (or a function; with `keyword_only`, only
+    its keyword-only parameters), and whether it takes any keyword (**kwargs)."""
+    function = owner.__init__ if inspect.isclass(owner) else owner
+    try:
+        signature = inspect.signature(owner)
+    except (TypeError, ValueError):
+        return {}, True
+    hints = {}
+    for source in (function, owner):  # a dataclass declares its fields on the class
         try:
-            check_types(hydra.utils.get_object(target), node, prefix)
-        except (ImportError, AttributeError, ValueError) as err:
-            raise UserError(f"{prefix}._target_ names nothing importable: {target!r}") from err
+            hints = typing.get_type_hints(source, include_extras=True)
+        except Exception:  # annotations naming what cannot be imported here: the defaults' types stand in
+            continue
+        if hints:
+            break
+    declared, rules_table = {}, third_party_rules(owner)
+    for name, param in signature.parameters.items():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        if keyword_only and param.kind != param.KEYWORD_ONLY:
+            continue
+        annotation = hints.get(name, _EMPTY)
+        rules = tuple(rules_table.get(name, ()))
+        stripped = _strip(annotation) if annotation is not _EMPTY else _EMPTY
+        declared[name] = Declared(stripped, rules, param.default, annotation)
+    takes_any = any(p.kind == p.VAR_KEYWORD for p in signature.parameters.values())
+    return declared, takes_any
+
+
+# --- types -------------------------------------------------------------------------------------------
+def _accepts(annotation, value) -> bool | None:
+    """Whether value fits a type annotation; None when the annotation says nothing checkable."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        answers = [_accepts(a, value) for a in typing.get_args(annotation)]
+        return True if True in answers else None if None in answers else False
+    if annotation is type(None):
+        return value is None
+    if origin is typing.Literal:
+        return value in typing.get_args(annotation)
+    if annotation in (list, tuple) or origin in (list, tuple, typing.Sequence):
+        if not isinstance(value, (list, tuple)):
+            return False
+        items = typing.get_args(annotation)
+        item = items[0] if items and (origin is not tuple or items[-1] is Ellipsis or len(set(items)) == 1) else None
+        answers = [_accepts(item, v) for v in value] if item is not None else []
+        return False if False in answers else True
+    if annotation is float:  # 1 is a fine float
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if annotation in (bool, str):
+        return isinstance(value, annotation)
+    if annotation is dict or origin is dict:
+        return isinstance(value, dict)
+    return None
+
+
+def _type_name(annotation) -> str:
+    origin = typing.get_origin(annotation)
+    if origin is typing.Literal:
+        return "one of " + ", ".join(str(a) for a in typing.get_args(annotation))
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(annotation) if a is not type(None))
+    if annotation in (list, tuple) or origin in (list, tuple):
+        items = typing.get_args(annotation)
+        plural = {int: "integers", float: "numbers", str: "strings", bool: "booleans"}
+        return f"a list of {plural.get(items[0], _type_name(items[0]) + 's')}" if items else "a list"
+    return {int: "int", float: "float", bool: "bool", str: "str", dict: "a mapping"}.get(
+        annotation, getattr(annotation, "__name__", str(annotation))
+    )
+
+
+def _is_int(annotation) -> bool:
+    base = _strip(annotation)
+    if typing.get_origin(base) in (typing.Union, types.UnionType):
+        return any(_is_int(a) for a in typing.get_args(base) if a is not type(None))
+    if typing.get_origin(base) in (list, tuple):
+        return all(_is_int(a) for a in typing.get_args(base) if a is not Ellipsis) and bool(typing.get_args(base))
+    return base is int
+
+
+def _is_sequence(annotation) -> bool:
+    """Whether a type annotation is a list of values (of a Union, any member)."""
+    import collections.abc
+
+    base = _strip(annotation)
+    origin = typing.get_origin(base)
+    if origin in (typing.Union, types.UnionType):
+        return any(_is_sequence(a) for a in typing.get_args(base))
+    sequences = (list, tuple, typing.Sequence, collections.abc.Sequence, collections.abc.Iterable)
+    return base in (list, tuple) or origin in sequences
+
+
+def check_value(key: str, value, declared: Declared) -> None:
+    """One option's value against its type and rules; a wrong one is `UserError("<key> must be ...")`."""
+    default = declared.default
+    shown = default not in (_EMPTY, None) and not isinstance(default, (dict, list, tuple))
+    like = f" (like its default {default!r})" if shown else ""
+    annotation = declared.annotation
+    if value is None:  # null is fine where the type or the default says so (or nothing is known)
+        nothing_known = annotation is _EMPTY and default is _EMPTY
+        if not (nothing_known or default is None or _accepts(annotation, None) is True):
+            raise UserError(f"{key} cannot be null; give a value{like or ' of its type'}")
+        return
+    if annotation is _EMPTY and default not in (_EMPTY, None):
+        annotation = type(default) if not isinstance(default, tuple) else list
+    if annotation is not _EMPTY and _accepts(annotation, value) is False:
+        raise UserError(f"{key} must be {_type_name(annotation)}{like}, got {value!r}")
+    for rule in declared.rules_for(value):
+        each = isinstance(value, (list, tuple)) and isinstance(rule, Range)
+        each = each and (declared.annotation is _EMPTY or _is_sequence(declared.annotation))
+        items = value if each else [value]
+        known = annotation is not _EMPTY
+        integer = _is_int(annotation) if known else all(isinstance(v, int) and not isinstance(v, bool) for v in items)
+        if each:
+            if not all(rule.holds(v) for v in items):
+                raise UserError(
+                    f"{key} must be a list of {rule.describe(integer, plural=True)}, e.g. [32, 64], got {value!r}"
+                )
+        elif not rule.holds(value):
+            raise UserError(f"{key} must be {rule.describe(integer)}, got {value!r}")
+
+
+def target(prefix: str, path):
+    """The class or function a `_target_` names; one sentence when it names nothing importable."""
+    try:
+        return hydra.utils.get_object(str(path))
+    except Exception as err:  # an import that fails for any reason is the same mistake
+        raise UserError(f"{prefix}._target_ names nothing importable: {path!r}") from err
+
+
+def check_node(prefix: str, values: dict, owners: list, skip: tuple = ()) -> None:
+    """Every key of one config entry against the first of `owners` that takes it; a key none of them takes
+    is refused; entries below it that name a `_target_` are checked against their own constructor."""
+    declared = [parameters(owner) for owner in owners]
+    for name, value in values.items():
+        if name.startswith("_") or name in skip:
+            continue
+        key = f"{prefix}.{name}" if prefix else name
+        owner = next((d[name] for d, _ in declared if name in d), None)
+        if owner is None and not any(takes_any for _, takes_any in declared):
+            names = sorted({n for d, _ in declared for n in d if not n.startswith("_")} - set(skip))
+            raise UserError(f"{key} is not an option here; the options are {', '.join(names)}")
+        if isinstance(value, dict) and "_target_" in value:
+            check_tree(key, value)
+        elif owner is not None:
+            check_value(key, value, owner)
+    check_rules_across(owners, values, prefix)
+
+
+def check_tree(prefix: str, node: dict) -> None:
+    """A config entry with a `_target_` (and any below it), or a group of such entries (callbacks, logger)."""
+    if "_target_" in node:
+        check_node(prefix, node, [target(prefix, node["_target_"])])
+        return
     for name, value in node.items():
         if isinstance(value, dict):
-            check_group(f"{prefix}.{name}", value)
-        elif not name.startswith("_"):
-            check_range(f"{prefix}.{name}", value)
+            check_tree(f"{prefix}.{name}", value)
 
 
-def _check_top_level(cfg: dict, command: str) -> None:
-    for name, wanted in TOP_LEVEL[command].items():
-        value = cfg.get(name)
-        if value is None:
-            continue
-        if isinstance(wanted, tuple) and all(isinstance(w, str) for w in wanted):
-            if value not in wanted:
-                raise UserError(f"{name} must be one of {', '.join(wanted)}, got {value!r}")
-            continue
-        types = wanted if isinstance(wanted, tuple) else (wanted,)
-        fits = any(isinstance(value, t) and not (isinstance(value, bool) and t is not bool) for t in types)
-        if float in types and _number(value):
-            fits = True
-        if not fits:
-            raise UserError(f"{name} must be {' or '.join(t.__name__ for t in types)}, got {value!r}")
-        check_range(name, value)
+# --- other libraries' constructors -----------------------------------------------------------------------
+def _metric_name(value) -> bool:
+    return isinstance(value, str) and re.fullmatch(r"(train|val)/[\w/-]+", value) is not None
 
 
-def check_options(cfg: DictConfig, command: str = "train") -> None:
-    """The whole composed config: the entry point's options, then every group, then what spans groups."""
-    try:
-        values = {key: plain(node) if isinstance(node, DictConfig) else OmegaConf.to_object(node)
-                  if OmegaConf.is_config(node) else node for key, node in cfg.items() if key != "hydra"}  # fmt: skip
-    except Exception as err:  # an interpolation that cannot resolve, e.g. a key a preset does not have
-        raise UserError(f"the config cannot be resolved: {str(err).splitlines()[0]}") from err
-    _check_top_level(values, command)
-    for group in ("trainer", "data", "model", "callbacks", "logger"):
-        node = values.get(group)
-        if isinstance(node, dict):
-            check_group(group, node)
-    trainer = values.get("trainer") or {}
-    epochs, every = trainer.get("max_epochs"), trainer.get("check_val_every_n_epoch")
-    if _int(epochs) and epochs > 0 and _int(every) and every > epochs:
+def _file_name(value) -> bool:
+    return (
+        isinstance(value, str) and value.strip() not in ("", ".", "..") and "/" not in re.sub(r"\{[^}]*\}", "", value)
+    )
+
+
+def _devices(value) -> bool:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value == -1 or 1 <= value <= 1024
+    return value == "auto" or (isinstance(value, (list, str)) and bool(value))
+
+
+def _betas(value) -> bool:
+    return isinstance(value, (list, tuple)) and len(value) == 2 and all(is_number(b) and 0 <= b < 1 for b in value)
+
+
+def _batches(value) -> bool:
+    if isinstance(value, bool):
+        return False
+    return (isinstance(value, int) and value >= 1) or (isinstance(value, float) and 0 < value <= 1)
+
+
+POSITIVE = Range(0, low_open=True)
+PATH = Rule(lambda v: isinstance(v, str) and v.strip() != "", "a path (a non-empty string)")
+EPOCHS = Rule(lambda v: isinstance(v, int) and not isinstance(v, bool) and (v == -1 or 1 <= v <= 10**7),
+             "an integer >= 1, or -1 for no limit")  # fmt: skip
+BATCHES = Rule(_batches, "a number of batches >= 1 or a fraction in (0, 1]; 0 would skip the work and report an "
+                         "untrained net")  # fmt: skip
+MONITOR = Rule(_metric_name, "a metric the learner logs, such as val/loss or val/acc")
+THIRD_PARTY = {  # qualified class name -> option -> rules
+    "lightning.pytorch.trainer.trainer.Trainer": {
+        "max_epochs": [EPOCHS],
+        "max_steps": [
+            Rule(
+                lambda v: isinstance(v, int) and not isinstance(v, bool) and (v == -1 or 1 <= v <= 10**9),
+                "an integer >= 1, or -1 for no limit",
+            )
+        ],  # fmt: skip
+        "min_epochs": [Range(0, 10**7)],
+        "devices": [Rule(_devices, "an integer >= 1, -1 for all, or auto")],
+        "num_nodes": [Range(1, 10**5)],
+        "log_every_n_steps": [Range(1, 10**7)],
+        "accumulate_grad_batches": [Range(1, 10**7)],
+        "check_val_every_n_epoch": [Range(1, 10**7)],
+        "num_sanity_val_steps": [Range(0, 10**7, also=(-1,))],
+        "gradient_clip_val": [Range(0)],
+        "default_root_dir": [PATH],
+        **{f"limit_{split}_batches": [BATCHES] for split in ("train", "val", "test")},
+    },
+    "torch.optim.optimizer.Optimizer": {
+        "lr": [POSITIVE],
+        "momentum": [Range(0)],
+        "weight_decay": [Range(0)],
+        "eps": [POSITIVE],
+        "betas": [
+            Rule(
+                lambda v: isinstance(v, (list, tuple)) and len(v) == 2 and all(is_number(b) and 0 <= b < 1 for b in v),
+                "two numbers in [0, 1), e.g. [0.9, 0.999]",
+            )
+        ],  # fmt: skip
+    },
+    "torch.optim.lr_scheduler.CosineAnnealingLR": {"T_max": [Range(1, 10**9)], "eta_min": [Range(0)]},
+    "torch.optim.lr_scheduler.MultiStepLR": {"milestones": [Range(0, 10**9)], "gamma": [Range(0)]},
+    "torch.optim.lr_scheduler.ReduceLROnPlateau": {
+        "factor": [Range(0, 1, low_open=True, high_open=True)],
+        "patience": [Range(0, 10**7)],
+        "threshold": [Range(0)],
+        "mode": [Rule(lambda v: v in ("min", "max"), "min or max")],
+    },
+    "lightning.pytorch.callbacks.model_checkpoint.ModelCheckpoint": {
+        "dirpath": [PATH],
+        "filename": [Rule(_file_name, "a file name without '/' (the folder is callbacks.model_checkpoint.dirpath)")],
+        "monitor": [MONITOR],
+        "save_top_k": [Range(-1, 10**7, note="-1 keeps every checkpoint")],
+    },
+    "lightning.pytorch.callbacks.early_stopping.EarlyStopping": {
+        "monitor": [MONITOR],
+        "patience": [Range(0, 10**7)],
+        "min_delta": [Range(0)],
+    },
+    "lightning.pytorch.callbacks.progress.rich_progress.RichProgressBar": {"refresh_rate": [Range(0, 10**7)]},
+    "lightning.pytorch.loggers.csv_logs.CSVLogger": {"save_dir": [PATH], "flush_logs_every_n_steps": [Range(1, 10**7)]},
+    "lightning.pytorch.loggers.tensorboard.TensorBoardLogger": {"save_dir": [PATH]},
+}
+
+
+def third_party_rules(owner) -> dict[str, list]:
+    """The THIRD_PARTY rules of a class and the classes it derives from (nearest first)."""
+    found: dict[str, list] = {}
+    for cls in reversed(getattr(owner, "__mro__", ())):
+        found |= THIRD_PARTY.get(f"{cls.__module__}.{cls.__qualname__}", {})
+    return found
+
+
+def check_rules_across(owners: list, values: dict, prefix: str) -> None:
+    """Rules between two options of one constructor (Lightning's Trainer is the one that has them)."""
+    if not any(getattr(o, "__name__", "") == "Trainer" and "lightning" in getattr(o, "__module__", "") for o in owners):
+        return
+    epochs, every, least = (values.get(k) for k in ("max_epochs", "check_val_every_n_epoch", "min_epochs"))
+    is_int = lambda v: isinstance(v, int) and not isinstance(v, bool)  # noqa: E731
+    if is_int(epochs) and epochs > 0 and is_int(every) and every > epochs:
         raise UserError(
-            f"trainer.check_val_every_n_epoch={every} is more than trainer.max_epochs={epochs}: no epoch would be "
+            f"{prefix}.check_val_every_n_epoch={every} is more than {prefix}.max_epochs={epochs}: no epoch would be "
             f"validated, so no checkpoint would be kept and nothing tested; use a value <= {epochs}"
         )
-    data = values.get("data") or {}
-    fractions = [data.get(k) for k in ("val_fraction", "test_fraction")]
-    if all(_number(f) for f in fractions) and sum(fractions) >= 0.9:
-        raise UserError(
-            f"data.val_fraction + data.test_fraction = {sum(fractions):g} leaves too little to train on; "
-            f"keep their sum below 0.9"
-        )
-    min_epochs = trainer.get("min_epochs")
-    if _int(min_epochs) and _int(epochs) and epochs > 0 and min_epochs > epochs:
-        raise UserError(f"trainer.min_epochs={min_epochs} is more than trainer.max_epochs={epochs}")
-
-
-# What torch, Lightning and the datamodules raise when a constructor refuses its values.
-REFUSALS = (ValueError, TypeError, RuntimeError, OverflowError, MemoryError, ZeroDivisionError, AssertionError,
-            IndexError, KeyError, NotImplementedError, MisconfigurationException)  # fmt: skip
-
-
-def check_batch_limits(trainer_cfg, datamodule, splits: tuple[str, ...]) -> None:
-    """A fraction in trainer.limit_<split>_batches must leave at least one batch of the split (Lightning
-    would only find out when it first reads that split, for validation after a whole training epoch)."""
-    for split in splits:
-        limit = trainer_cfg.get(f"limit_{split}_batches")
-        if isinstance(limit, float) and 0 < limit < 1:
-            with building("data"):
-                batches = len(getattr(datamodule, f"{split}_dataloader")())
-            if int(batches * limit) < 1:
-                raise UserError(
-                    f"trainer.limit_{split}_batches={limit} keeps less than one of the {batches} {split} batches; "
-                    f"use a fraction >= {1 / batches:.3g} or a whole number of batches, e.g. "
-                    f"trainer.limit_{split}_batches=1"
-                )
-
-
-@contextlib.contextmanager
-def building(what: str):
-    """A constructor (torch, Lightning, a datamodule) that refuses the values it was given becomes a sentence."""
-    try:
-        yield
-    except UserError:
-        raise
-    except Exception as err:
-        cause = err
-        while isinstance(cause, hydra.errors.InstantiationException) and cause.__cause__ is not None:
-            cause = cause.__cause__
-        if isinstance(cause, UserError):
-            raise cause from None
-        if not isinstance(cause, REFUSALS):
-            raise
-        reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0][:300]
-        if isinstance(cause, MemoryError) or "not enough memory" in reason or "can't allocate" in reason:
-            reason = "it needs more memory than this machine has"
-        raise UserError(f"the {what} options cannot be built: {reason}; check the {what}.* values") from err
+    if is_int(least) and is_int(epochs) and epochs > 0 and least > epochs:
+        raise UserError(f"{prefix}.min_epochs={least} is more than {prefix}.max_epochs={epochs}")

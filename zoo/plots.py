@@ -1,20 +1,29 @@
-"""Pictures a run leaves in its folder. matplotlib without a screen (Agg)."""
+"""Pictures a run leaves in its folder.
+
+Figures are drawn through matplotlib's object interface (a `Figure` with its own Agg canvas), never
+through pyplot: drawing changes no global state, so a notebook that uses the zoo keeps its backend and
+its figures. Each PNG is written whole (zoo.files).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import torch
+from matplotlib.figure import Figure
+
+from zoo.files import whole
+
+
+def figure(rows: int = 1, cols: int = 1, figsize=(5, 3.5), squeeze: bool = True, **kwargs):
+    """A new figure and its axes (as pyplot.subplots gives them), owned by nobody but the caller."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(rows, cols, squeeze=squeeze, **kwargs)
 
 
 def save_figure(fig, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    with whole(path) as partial:
+        fig.savefig(partial, format="png", dpi=110, bbox_inches="tight")
     return path
 
 
@@ -22,7 +31,7 @@ def confusion_matrix(preds: torch.Tensor, targets: torch.Tensor, num_classes: in
     """Counts of (true class, predicted class) on the test split."""
     counts = torch.zeros(num_classes, num_classes, dtype=torch.long)
     counts.index_put_((targets, preds), torch.ones_like(targets), accumulate=True)
-    fig, ax = plt.subplots(figsize=(1.0 + 0.45 * num_classes, 0.8 + 0.45 * num_classes))
+    fig, ax = figure(figsize=(1.0 + 0.45 * num_classes, 0.8 + 0.45 * num_classes))
     ax.imshow(counts, cmap="Blues")
     if num_classes <= 12:
         for i in range(num_classes):
@@ -56,7 +65,7 @@ def decision_boundary(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, 
     device = next(model.parameters()).device
     model.eval()
     pred = model(grid.to(device)).argmax(1).cpu().view(steps, steps)
-    fig, ax = plt.subplots(figsize=(5, 5))
+    fig, ax = figure(figsize=(5, 5))
     ax.contourf(gx, gy, pred, levels=torch.arange(int(y.max()) + 2) - 0.5, cmap="coolwarm", alpha=0.35)
     ax.scatter(x[:, 0], x[:, 1], c=y, cmap="coolwarm", s=6, edgecolors="none")
     ax.set(title="decision boundary", xlabel="$x_1$", ylabel="$x_2$", aspect="equal")
@@ -70,7 +79,7 @@ def filters(weight: torch.Tensor, path: Path) -> Path:
     n = len(tiles)
     cols = min(n, 8)
     rows = (n + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.9, rows * 0.9), squeeze=False)
+    fig, axes = figure(rows, cols, figsize=(cols * 0.9, rows * 0.9), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, tile in zip(axes.flat, tiles):
@@ -82,7 +91,7 @@ def filters(weight: torch.Tensor, path: Path) -> Path:
 
 def curves(history: dict, keys: list[str], path: Path, ylabel: str = "", xlabel: str = "epoch") -> Path:
     """Per-epoch values from a learner's history, one line per key present."""
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+    fig, ax = figure(figsize=(5, 3.5))
     for key in keys:
         if key in history:
             ax.plot(range(1, len(history[key]) + 1), history[key], label=key)
@@ -93,7 +102,7 @@ def curves(history: dict, keys: list[str], path: Path, ylabel: str = "", xlabel:
 
 def gradient_through_time(curves: dict[str, list[float]], path: Path) -> Path:
     """|dL/dh_t| against the number of steps back in time, log scale: vanishing falls, exploding rises."""
-    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    fig, ax = figure(figsize=(5.5, 3.5))
     for label, norms in curves.items():
         ax.semilogy(range(len(norms)), [max(n, 1e-30) for n in norms], label=label)
     ax.set(
@@ -108,7 +117,7 @@ def sample_grid(images: torch.Tensor, path: Path, title: str = "") -> Path:
     import torchvision
 
     grid = torchvision.utils.make_grid(images.detach().float().cpu().clamp(0, 1), nrow=8, padding=1, pad_value=1.0)
-    fig, ax = plt.subplots(figsize=(5, 5 * grid.shape[1] / grid.shape[2]))
+    fig, ax = figure(figsize=(5, 5 * grid.shape[1] / grid.shape[2]))
     ax.imshow(grid.permute(1, 2, 0).numpy(), interpolation="nearest")
     ax.set(title=title)
     ax.axis("off")
@@ -117,7 +126,7 @@ def sample_grid(images: torch.Tensor, path: Path, title: str = "") -> Path:
 
 def point_samples(real: torch.Tensor, fake: torch.Tensor, path: Path, title: str = "") -> Path:
     """Generated 2-D points over the real ones."""
-    fig, ax = plt.subplots(figsize=(5, 5))
+    fig, ax = figure(figsize=(5, 5))
     ax.scatter(real[:, 0], real[:, 1], s=3, c="tab:blue", alpha=0.4, edgecolors="none", label="data")
     ax.scatter(fake[:, 0].cpu(), fake[:, 1].cpu(), s=3, c="tab:red", alpha=0.4, edgecolors="none", label="samples")
     ax.set(title=title, xlabel="$x_1$", ylabel="$x_2$", aspect="equal")
@@ -132,7 +141,7 @@ def density(log_prob, x: torch.Tensor, path: Path, steps: int = 200, title: str 
     gx, gy = torch.meshgrid(torch.linspace(lo[0], hi[0], steps), torch.linspace(lo[1], hi[1], steps), indexing="xy")
     grid = torch.stack([gx.flatten(), gy.flatten()], 1)
     p = torch.cat([log_prob(part) for part in grid.split(4096)]).exp().cpu().view(steps, steps)
-    fig, ax = plt.subplots(figsize=(5, 5))
+    fig, ax = figure(figsize=(5, 5))
     ax.pcolormesh(gx, gy, p, cmap="magma", shading="auto")
     ax.scatter(x[:, 0], x[:, 1], s=1, c="white", alpha=0.3, edgecolors="none")
     ax.set(title=title or "model density", xlabel="$x_1$", ylabel="$x_2$", aspect="equal")
@@ -141,7 +150,7 @@ def density(log_prob, x: torch.Tensor, path: Path, steps: int = 200, title: str 
 
 def score_histograms(panels: dict[str, dict[str, torch.Tensor]], path: Path) -> Path:
     """One panel per score (titled by its axis label), one histogram per set on the panel's shared bins."""
-    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.5), squeeze=False)
+    fig, axes = figure(1, len(panels), figsize=(5 * len(panels), 3.5), squeeze=False)
     for ax, (xlabel, scores) in zip(axes.flat, panels.items()):
         values = torch.cat(list(scores.values())).double()
         lo, hi = torch.quantile(values, 0.01).item(), torch.quantile(values, 0.99).item()
@@ -155,7 +164,7 @@ def score_histograms(panels: dict[str, dict[str, torch.Tensor]], path: Path) -> 
 
 def code_scatter(code: torch.Tensor, labels: torch.Tensor, path: Path) -> Path:
     """An autoencoder's 2-D code of each test image, coloured by the class it was never told."""
-    fig, ax = plt.subplots(figsize=(5.5, 5))
+    fig, ax = figure(figsize=(5.5, 5))
     points = ax.scatter(code[:, 0], code[:, 1], c=labels, cmap="tab10", s=6, edgecolors="none")
     fig.colorbar(points, ax=ax, ticks=range(int(labels.max()) + 1), label="class (not used in training)")
     ax.set(title="code of the test images", xlabel="$z_1$", ylabel="$z_2$")
@@ -164,7 +173,7 @@ def code_scatter(code: torch.Tensor, labels: torch.Tensor, path: Path) -> Path:
 
 def _scene_axes(images: torch.Tensor, titles: list[str], columns: int = 4):
     rows = (len(images) + columns - 1) // columns
-    fig, axes = plt.subplots(rows, columns, figsize=(2.6 * columns, 2.8 * rows), squeeze=False)
+    fig, axes = figure(rows, columns, figsize=(2.6 * columns, 2.8 * rows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, image, title in zip(axes.flat, images, titles):
@@ -197,4 +206,34 @@ def detections(images: torch.Tensor, found: list[dict], path: Path) -> Path:
 def captioned(images: torch.Tensor, captions: list[str], path: Path) -> Path:
     """Each image with its generated caption as the title."""
     fig, _ = _scene_axes(images, captions)
+    return save_figure(fig, path)
+
+
+def predicted_vs_true(predicted: torch.Tensor, true: torch.Tensor, path: Path) -> Path:
+    """A regression's test predictions against the true values: on the diagonal is a perfect fit."""
+    fig, ax = figure(figsize=(4.5, 4.5))
+    ax.scatter(true.numpy(), predicted.numpy(), s=8, alpha=0.6, edgecolors="none")
+    low, high = float(min(true.min(), predicted.min())), float(max(true.max(), predicted.max()))
+    ax.plot([low, high], [low, high], color="grey", lw=1, ls="--")
+    r2 = 1 - ((predicted - true) ** 2).sum() / ((true - true.mean()) ** 2).sum().clamp_min(1e-12)
+    ax.set(xlabel="true", ylabel="predicted", title=f"test R² {r2:.3f}", aspect="equal")
+    return save_figure(fig, path)
+
+
+def learning_curves(history: dict, metric: str | None, path: Path) -> Path | None:
+    """Training and validation loss per epoch, and the learner's main validation metric beside them."""
+    from matplotlib.ticker import MaxNLocator
+
+    losses = [k for k in ("train/loss", "val/loss") if history.get(k)]
+    if not losses:
+        return None
+    panels = [losses] + ([[f"val/{metric}"]] if metric and history.get(f"val/{metric}") else [])
+    fig, axes = figure(1, len(panels), figsize=(5 * len(panels), 3.5), squeeze=False)
+    for ax, keys in zip(axes.flat, panels):
+        for key in keys:
+            ax.plot(range(1, len(history[key]) + 1), history[key], marker="o", markersize=3, label=key)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set(xlabel="epoch", ylabel=keys[0].split("/", 1)[1] if len(keys) == 1 else "loss")
+        ax.legend()
+    fig.tight_layout()
     return save_figure(fig, path)

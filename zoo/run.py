@@ -1,11 +1,14 @@
-"""The shared trainer: compose -> data -> model sized from the data -> fit -> test -> metrics.json.
+"""The shared trainer: claim the run folder -> check -> build -> fit -> test -> record.
 
-train.py and evaluate.py are thin Hydra entry points around `train(cfg)` and `evaluate(cfg, overrides)`.
-It knows no model family: what differs between families is asked of the learner (zoo.learners.base).
+train.py and evaluate.py (zoo.cli) and the Python API (zoo.api) call `train_run(cfg)` and `evaluate(cfg,
+overrides)`. It knows no model family: what differs between families is asked of the learner
+(zoo.learners.base). Every refusal happens before the first step; every file is written whole; Ctrl-C
+and SIGTERM end every phase with a line that says what was kept (zoo.signals).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import subprocess
@@ -13,49 +16,122 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
-import hydra
 import lightning as L
 import torch
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
 from omegaconf import DictConfig, OmegaConf
 
-from datamodules.description import DataDescription
+from zoo import plots, signals
+from zoo.build import build_datamodule, build_model, check_config, check_learner_options, model_from_checkpoint
 from zoo.checkpoint import check_same_network, load_checkpoint
 from zoo.config import (
     applied_recipes,
-    build_datamodule,
-    build_model,
+    building,
     choice,
     instantiate,
     instantiate_group,
     plain,
+    preset,
+    presets,
+    run_parameters,
     task_config,
 )
 from zoo.errors import UserError
-from zoo.loggers import log_figures, log_run_summary
-from zoo.options import building, check_batch_limits, check_group, check_options
+from zoo.files import write_whole
+from zoo.learners.base import Evaluation
+from zoo.loggers import log_figures, log_run_start, log_run_summary
+from zoo.options import check_node
+from zoo.ranges import Seed
+from zoo.run_folder import claim_folder, is_launched_rank, record_folder
 
 # Hydra routes log records to the console and the run's log file; Lightning's own console handler
-# would print each of its lines a second time. Without Hydra (sections, the Python API) Lightning's
-# notes (accelerators found, tips) then stay off the console and its warnings still reach it.
-for name in ("lightning", "lightning.pytorch"):
+# (which it adds, cutting its loggers off from the root, when imported before logging is set up) would
+# print each of its lines a second time. Without Hydra (sections, the Python API) Lightning's notes
+# (accelerators found, tips) then stay off the console and its warnings still reach it.
+for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
     logging.getLogger(name).handlers.clear()
+    logging.getLogger(name).propagate = True
 # Library notes that concern no user's run: Lightning calling an API that torch deprecated, its
 # caution about iterable datasets with a length under several workers (the token streams use none),
-# and its note on a checkpoint folder that is not empty (the run-folder guard already allowed it: a resume).
+# and its note on a checkpoint folder that is not empty (the run-folder claim already allowed it: a resume).
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
 warnings.filterwarnings("ignore", message=r"Your `IterableDataset` has `__len__` defined")
 warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
 
 
+@dataclass(frozen=True)
+class TrainOptions:
+    """train.py's own options: the top-level keys of configs/train.yaml (the groups aside)."""
+
+    seed: Seed = 12345
+    ckpt_path: str | None = None
+    resume: bool = False
+    test: bool = True
+    compile: bool = False
+    channels_last: bool = False
+    optimized_metric: str = "val/loss"
+    run_name: str = ""
+    task_name: str = "train"
+    tags: list[str] = ()
+
+
+@dataclass(frozen=True)
+class Extras:
+    """configs/train.yaml's `extras`: what a run shows besides its work."""
+
+    print_config: bool = True
+
+
+@dataclass(frozen=True)
+class EvaluateOptions:
+    """evaluate.py's own options; the other top-level keys of configs/evaluate.yaml belong to the learner."""
+
+    ckpt_path: str
+    seed: Seed = 12345
+    split: Literal["test", "val"] = "test"
+    mode: Literal["test", "generate"] = "test"
+    run_name: str = ""
+    task_name: str = "evaluate"
+    tags: list[str] = ()
+
+
+def print_config(cfg: DictConfig) -> None:
+    """The composed config as a tree (extras.print_config=false leaves it out)."""
+    from rich.console import Console
+    from rich.tree import Tree
+
+    def grow(branch: Tree, node) -> None:
+        for key, value in node.items():
+            if isinstance(value, dict):
+                grow(branch.add(f"[bold]{key}[/bold]"), value)
+            else:
+                branch.add(f"{key}: {value}")
+
+    config = task_config(cfg)
+    tree = Tree(f"config of {cfg.get('run_name') or 'this run'}")
+    for key in ("model", "data", "trainer", "callbacks", "logger"):
+        if isinstance(config.get(key), dict):
+            grow(tree.add(f"[bold]{key}[/bold]"), config[key])
+    for key, value in config.items():
+        if not isinstance(value, dict):
+            tree.add(f"{key}: {value}")
+    Console().print(tree)
+
+
 def build_trainer(cfg, callbacks: list, loggers: list) -> L.Trainer:
     show_progress = any(isinstance(cb, ProgressBar) for cb in callbacks)
     try:
-        return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, enable_progress_bar=show_progress)
-    except hydra.errors.InstantiationException as err:
-        # Lightning says why the devices cannot be had (no GPU, too many devices, ...).
-        reason = str(err.__cause__ or err).strip().splitlines()[0]
+        with warnings.catch_warnings():  # a precision Lightning would replace is said by check_precision
+            warnings.filterwarnings("ignore", message=r".*is not supported on CPU. Using `precision=")
+            return instantiate(
+                cfg.trainer, callbacks=callbacks, logger=loggers or False, enable_progress_bar=show_progress
+            )
+    except Exception as err:
+        # Lightning says why the devices or the precision cannot be had (no GPU, too many devices, ...).
+        reason = str(getattr(err, "__cause__", None) or err).strip().splitlines()[0]
         raise UserError(
             f"the trainer settings cannot be met on this machine: {reason} (trainer=cpu always works)"
         ) from err
@@ -85,21 +161,79 @@ def _scalars(metrics: dict, prefix: str = "") -> dict:
 
 
 def write_metrics(metrics: dict, out_dir: Path, title: str) -> None:
-    """metrics.json in the run folder and a short table on the terminal."""
+    """metrics.json in the run folder (whole) and a short table on the terminal."""
     from rich.console import Console
     from rich.table import Table
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    write_whole(out_dir / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     table = Table(title=title, show_header=False)
     for key in sorted(metrics):
         value = metrics[key]
         if isinstance(value, str) and len(value) > 40:
-            continue  # paths and hashes stay in metrics.json
+            continue  # paths, hashes and generated text stay in metrics.json
         table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
     console = Console()
     console.print(table)
     console.print(f"run folder: {out_dir}", soft_wrap=True)
+
+
+def check_batch_limits(trainer_cfg, datamodule, splits: tuple[str, ...]) -> None:
+    """A fraction in trainer.limit_<split>_batches must leave at least one batch of the split (Lightning
+    would only find out when it first reads that split, for validation after a whole training epoch)."""
+    for split in splits:
+        limit = trainer_cfg.get(f"limit_{split}_batches")
+        if isinstance(limit, float) and 0 < limit < 1:
+            with building("data"):
+                batches = len(getattr(datamodule, f"{split}_dataloader")())
+            if int(batches * limit) < 1:
+                raise UserError(
+                    f"trainer.limit_{split}_batches={limit} keeps less than one of the {batches} {split} batches; "
+                    f"use a fraction >= {1 / batches:.3g} or a whole number of batches, e.g. "
+                    f"trainer.limit_{split}_batches=1"
+                )
+
+
+# The precisions the zoo's data paths serve: they feed float32, which autocast runs in bf16 or fp16.
+PRECISIONS = {"32-true": "32-true", "32": "32-true", "bf16-mixed": "bf16-mixed", "bf16": "bf16-mixed",
+              "16-mixed": "16-mixed", "16": "16-mixed"}  # fmt: skip
+
+
+def check_precision(asked, trainer: L.Trainer) -> None:
+    """A precision the zoo cannot serve, or one Lightning would quietly replace on this machine, is refused."""
+    wanted = PRECISIONS.get(str(asked))
+    if wanted is None:
+        raise UserError(
+            f"trainer.precision={asked} would compute every tensor in another type than the float32 the zoo's data "
+            f"and pictures are served in; use 32-true, or bf16-mixed (16-mixed on a GPU) for speed"
+        )
+    if str(trainer.precision) != wanted:
+        raise UserError(
+            f"trainer.precision={asked} cannot be had on this machine (Lightning would run {trainer.precision} "
+            f"instead: 16-mixed needs a GPU); use bf16-mixed or 32-true here"
+        )
+
+
+def check_trainer_fits_model(trainer_cfg, model: L.LightningModule, model_name: str | None) -> None:
+    """What Lightning cannot do for a learner that steps its optimisers itself (manual optimisation)."""
+    if model.automatic_optimization:
+        return
+    clip, accumulate = trainer_cfg.get("gradient_clip_val"), trainer_cfg.get("accumulate_grad_batches") or 1
+    if clip or accumulate != 1:
+        raise UserError(
+            f"model {model_name or type(model).__name__} steps its optimisers itself (manual optimisation), so "
+            f"Lightning can neither clip nor accumulate its gradients; leave trainer.gradient_clip_val=null and "
+            f"trainer.accumulate_grad_batches=1"
+        )
+
+
+@contextlib.contextmanager
+def lightning_refusals():
+    """Lightning's refusal of a setting (it checks them before the first step) becomes a sentence."""
+    try:
+        yield
+    except MisconfigurationException as err:
+        reason = (str(err).strip().splitlines() or ["no reason given"])[0]
+        raise UserError(f"Lightning refuses these settings: {reason}") from err
 
 
 def resume_from(cfg: DictConfig, out_dir: Path, model: L.LightningModule) -> tuple[str | None, tuple[int, int]]:
@@ -116,7 +250,7 @@ def resume_from(cfg: DictConfig, out_dir: Path, model: L.LightningModule) -> tup
         path = str(last)
     if path is None:
         return None, (0, 0)
-    checkpoint = load_checkpoint(path)  # refuses unsafe or corrupt files with a sentence before Lightning reads it
+    checkpoint = load_checkpoint(path)  # refuses unsafe, corrupt or foreign files with a sentence
     check_same_network(checkpoint, path, model, plain(cfg.model))
     loop = checkpoint.get("loops", {}).get("fit_loop", {})
     try:
@@ -129,7 +263,7 @@ def resume_from(cfg: DictConfig, out_dir: Path, model: L.LightningModule) -> tup
     return path, position
 
 
-# --- the two commands -----------------------------------------------------------------------------
+# --- training ------------------------------------------------------------------------------------------------
 @dataclass
 class Prepared:
     """A training run ready to fit: what `train` builds before any step is taken."""
@@ -143,7 +277,8 @@ class Prepared:
 
 def prepare(cfg: DictConfig) -> Prepared:
     """Options checked, then data, model, callbacks, loggers and trainer built: every refusal happens here."""
-    check_options(cfg, "train")
+    check_config(cfg, TrainOptions)
+    check_node("extras", plain(cfg.get("extras") or {}), [Extras])
     out_dir = Path(cfg.paths.output_dir)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     with building("data"):
@@ -151,8 +286,10 @@ def prepare(cfg: DictConfig) -> Prepared:
         datamodule.prepare_data()
         description = datamodule.description
     check_batch_limits(cfg.trainer, datamodule, ("train", "val", "test") if cfg.get("test") else ("train", "val"))
+    names = (choice(cfg, "model"), choice(cfg, "data"))
     with building("model"):
-        model = build_model(cfg.model, description, (choice(cfg, "model"), choice(cfg, "data")))
+        model = build_model(cfg.model, description, names)
+    check_trainer_fits_model(cfg.trainer, model, names[0])
     model.spec = {
         "model": plain(cfg.model),
         "data": plain(cfg.data),
@@ -175,7 +312,9 @@ def prepare(cfg: DictConfig) -> Prepared:
         for logger in loggers:
             if hasattr(logger, "continue_from"):
                 logger.continue_from(epochs_done, steps_done)
-    return Prepared(datamodule, model, callbacks, build_trainer(cfg, callbacks, loggers), ckpt_path)
+    trainer = build_trainer(cfg, callbacks, loggers)
+    check_precision(cfg.trainer.get("precision", "32-true"), trainer)
+    return Prepared(datamodule, model, callbacks, trainer, ckpt_path)
 
 
 @dataclass
@@ -187,28 +326,53 @@ class Trained:
     datamodule: L.LightningDataModule
 
 
-def train(cfg: DictConfig) -> dict:
+def train(cfg: DictConfig, claimed: bool = False) -> dict:
     """train.py's task: fit, test the best checkpoint, write the run folder; returns metrics.json's content."""
-    return train_run(cfg).metrics
+    return train_run(cfg, claimed).metrics
 
 
-def train_run(cfg: DictConfig) -> Trained:
+def train_run(cfg: DictConfig, claimed: bool = False) -> Trained:
+    """The run of a composed config; `claimed`: its command has claimed the run folder already."""
+    out_dir = Path(cfg.paths.output_dir) if claimed else claim_folder(cfg)
+    rerun = "nothing was trained; run the command again"
+    with signals.interruptible(rerun) if not is_launched_rank() else contextlib.nullcontext():
+        return _train_run(cfg, out_dir)
+
+
+def _train_run(cfg: DictConfig, out_dir: Path) -> Trained:
     called = time.perf_counter()
     run = prepare(cfg)
+    record_folder(cfg)  # every check has passed: the run folder gets its config and its log
     datamodule, model, callbacks, trainer = run.datamodule, run.model, run.callbacks, run.trainer
-    out_dir = Path(cfg.paths.output_dir)
+    if cfg.get("extras", {}).get("print_config") and trainer.is_global_zero:
+        print_config(cfg)
+    parameters = run_parameters(cfg)
+    if trainer.is_global_zero:
+        log_run_start(trainer.loggers, parameters, OmegaConf.to_yaml(OmegaConf.create(task_config(cfg))))
+    checkpoint = next((cb for cb in callbacks if isinstance(cb, ModelCheckpoint)), None)
+    last = Path(checkpoint.dirpath) / "last.ckpt" if checkpoint and checkpoint.dirpath else out_dir / "last.ckpt"
+    signals.set_hint(
+        f"training stopped; the last whole checkpoint is {last} (if one was written): resume with resume=true "
+        f"hydra.run.dir={out_dir}"
+    )
     start = time.perf_counter()
-    trainer.fit(model, datamodule=datamodule, ckpt_path=run.ckpt_path, weights_only=True)
+    with lightning_refusals():
+        trainer.fit(model, datamodule=datamodule, ckpt_path=run.ckpt_path, weights_only=True)
     fit_seconds = time.perf_counter() - start
 
-    metrics = _scalars(trainer.callback_metrics, "train/")
-    checkpoint = next((cb for cb in callbacks if isinstance(cb, ModelCheckpoint)), None)
     best = checkpoint.best_model_path if checkpoint else ""
+    signals.set_hint(
+        f"training had finished and its checkpoints are whole, but the run was not written up: "
+        f"python evaluate.py ckpt_path={best or last} measures it"
+    )
+    metrics = _scalars(trainer.callback_metrics, "train/")
     if cfg.get("test"):  # the best checkpoint's weights; the last weights when no validation ran
         if best:
             model.load_state_dict(load_checkpoint(best)["state_dict"])
-        metrics |= _scalars(trainer.validate(model, datamodule=datamodule, verbose=False)[0])
-        metrics |= _scalars(trainer.test(model, datamodule=datamodule, verbose=False)[0])
+        with lightning_refusals():
+            trainer.validate(model, datamodule=datamodule, verbose=False)
+            metrics |= _scalars(trainer.callback_metrics, "val/")  # of the best weights (not sent to the loggers)
+            metrics |= _scalars(trainer.test(model, datamodule=datamodule, verbose=False)[0])
     metrics |= {
         "n_params": sum(p.numel() for p in model.parameters()),
         "fit_seconds": fit_seconds,
@@ -221,53 +385,39 @@ def train_run(cfg: DictConfig) -> Trained:
         "best_checkpoint": best,
         # which configs/recipe/ files shaped this run (the pair's tuned settings, if there is one)
         "recipe": " + ".join(r.split("/")[-1] for r in applied_recipes(cfg)) or "none",
+        "tags": list(cfg.get("tags") or []),
     } | provenance(cfg.seed)
     if trainer.is_global_zero:
-        figures = model.save_figures(out_dir, datamodule)
-        log_figures(trainer.loggers, {path.stem: path for path in figures}, trainer.global_step)
-        log_run_summary(trainer.loggers, task_config(cfg), metrics)
-        (out_dir / "history.json").write_text(json.dumps(model.history) + "\n")  # per-epoch curves
+        figures = [plots.learning_curves(model.history, model.main_metric, out_dir / "learning_curves.png")]
+        figures += model.save_figures(out_dir, datamodule)
+        log_figures(trainer.loggers, {path.stem: path for path in figures if path}, trainer.global_step)
+        log_run_summary(trainer.loggers, parameters, metrics)
+        write_whole(out_dir / "history.json", json.dumps(model.history) + "\n")  # per-epoch curves
         write_metrics(metrics, out_dir, f"train: {cfg.get('run_name', '')}")
     return Trained(metrics, model, datamodule)
 
 
-def model_from_checkpoint(checkpoint: dict, path) -> L.LightningModule:
-    """The model the checkpoint's spec describes, with its weights; a mismatch is one sentence."""
-    spec = checkpoint["zoo"]
-    try:
-        description = DataDescription.from_dict(spec["description"])
-        model_cfg = dict(spec["model"])
-    except (KeyError, TypeError, ValueError) as err:
-        raise UserError(f"checkpoint {path} has a damaged model spec ({err!r}); train it again") from err
-    with building("checkpoint's model"):
-        model = build_model(model_cfg, description)
-    try:
-        model.load_state_dict(checkpoint["state_dict"])
-    except (RuntimeError, TypeError, AttributeError) as err:
-        lines = str(err).splitlines()
-        raise UserError(
-            f"checkpoint {path} does not fit the model its spec describes: "
-            f"{lines[1].strip() if len(lines) > 1 else err}"
-        ) from err
-    model.spec = spec
-    return model
-
-
+# --- evaluation ----------------------------------------------------------------------------------------------
 def evaluation_data_config(spec_data: dict, cfg: DictConfig, overrides: list[str]):
-    """The checkpoint's data config with the command line's `data.*` overrides; `data=X` replaces it."""
+    """The checkpoint's data config with the command line's `data.*` overrides; `data=X` replaces it.
+
+    The stored config never downloads (its paths are another machine's): `data.download=true` given
+    here does.
+    """
     keys = [o.split("=", 1)[0].lstrip("+~") for o in overrides]
-    if "data" in keys:  # another preset, served at the pixel scale the model was trained on
+    if "data" in keys and cfg.get("data") is not None:  # another preset, at the pixel scale the model was trained on
         scaling = spec_data.get("scaling")
         return OmegaConf.merge(cfg.data, {"scaling": scaling}) if scaling and "scaling" in cfg.data else cfg.data
+    stored = dict(spec_data) | ({"download": False} if "download" in spec_data else {})
     dotlist = [o.lstrip("+")[len("data.") :] for o in overrides if o.lstrip("+").startswith("data.")]
-    return OmegaConf.merge(OmegaConf.create(spec_data), OmegaConf.from_dotlist(dotlist))
+    return OmegaConf.merge(OmegaConf.create(stored), OmegaConf.from_dotlist(dotlist))
 
 
 def evaluation_datamodule(model, spec: dict, cfg: DictConfig, overrides: list[str]):
     """The data to evaluate on, served as the model saw its own; other shapes or classes are one sentence."""
     trained_on = model.data
     data_cfg = evaluation_data_config(spec["data"], cfg, overrides)
-    check_group("data", plain(data_cfg))
+    check_config(OmegaConf.create({"data": plain(data_cfg)}), None)
     with building("data"):
         datamodule = build_datamodule(data_cfg)
         datamodule.adopt(trained_on)  # e.g. text is read with the checkpoint's vocabulary
@@ -281,28 +431,61 @@ def evaluation_datamodule(model, spec: dict, cfg: DictConfig, overrides: list[st
     return datamodule
 
 
-def evaluate(cfg: DictConfig, overrides: list[str]) -> dict:
-    check_options(cfg, "evaluate")
+def handed(cfg: DictConfig) -> Evaluation:
+    """What the learner's evaluate options may use: other checkpoints' models and other data presets."""
+
+    def data_preset(name: str, scaling: str):
+        data_cfg = preset("data", name, f"paths.data_dir={cfg.paths.data_dir}", f"++data.scaling={scaling}")
+        check_config(OmegaConf.create({"data": plain(data_cfg)}), None)
+        with building("data"):
+            datamodule = build_datamodule(data_cfg)
+            datamodule.prepare_data()
+        return datamodule
+
+    def load_model(path: str):
+        return model_from_checkpoint(load_checkpoint(path), path)
+
+    return Evaluation(load_model, data_preset, tuple(presets("data")), int(cfg.seed))
+
+
+def evaluate(cfg: DictConfig, overrides: list[str], claimed: bool = False) -> dict:
+    out_dir = Path(cfg.paths.output_dir) if claimed else claim_folder(cfg)
+    with signals.interruptible("the evaluation stopped before it wrote its metrics; run it again"):
+        return _evaluate(cfg, overrides, out_dir)
+
+
+def _evaluate(cfg: DictConfig, overrides: list[str], out_dir: Path) -> dict:
+    learner_options = check_config(cfg, EvaluateOptions)
     checkpoint = load_checkpoint(cfg.ckpt_path)
     spec = checkpoint["zoo"]
-    out_dir = Path(cfg.paths.output_dir)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     model = model_from_checkpoint(checkpoint, cfg.ckpt_path)
+    hook = model.generate if cfg.mode == "generate" else model.evaluate_options
+    options = check_learner_options(hook, learner_options, type(model).__name__, cfg.mode)
+    evaluation = handed(cfg)
+    metrics = {"mode": cfg.mode}
     if cfg.mode == "generate":
         datamodule = evaluation_datamodule(model, spec, cfg, overrides) if model.generates_from_data else None
-        return {"generated": model.generate(cfg, out_dir, datamodule)}
-    split = cfg.split
-    datamodule = evaluation_datamodule(model, spec, cfg, overrides)
-    check_batch_limits(cfg.trainer, datamodule, (split,))
-    with building("logger"):
-        loggers = instantiate_group(cfg.get("logger"))
-    trainer = build_trainer(cfg, [], loggers)
-    run = trainer.test if split == "test" else trainer.validate
-    metrics = _scalars(run(model, datamodule=datamodule, verbose=False)[0])
-    metrics |= model.evaluate_options(cfg, datamodule, out_dir)
+        record_folder(cfg)  # every check has passed
+        metrics["generated"] = model.generate(out_dir, datamodule, evaluation, **options)
+        trainer = None
+    else:
+        datamodule = evaluation_datamodule(model, spec, cfg, overrides)
+        check_batch_limits(cfg.trainer, datamodule, (cfg.split,))
+        with building("logger"):
+            loggers = instantiate_group(cfg.get("logger"))
+        trainer = build_trainer(cfg, [], loggers)
+        check_precision(cfg.trainer.get("precision", "32-true"), trainer)
+        record_folder(cfg)
+        run = trainer.test if cfg.split == "test" else trainer.validate
+        with lightning_refusals():
+            run(model, datamodule=datamodule, verbose=False)
+        metrics |= _scalars(trainer.callback_metrics, f"{cfg.split}/")
+        metrics |= model.evaluate_options(datamodule, out_dir, evaluation, **options)
     metrics |= {"n_params": sum(p.numel() for p in model.parameters()), "checkpoint": str(cfg.ckpt_path)}
-    metrics |= provenance(cfg.seed)
-    if trainer.is_global_zero:
-        model.save_figures(out_dir, datamodule)
+    metrics |= {"tags": list(cfg.get("tags") or [])} | provenance(cfg.seed)
+    if trainer is None or trainer.is_global_zero:
+        if trainer is not None:
+            model.save_figures(out_dir, datamodule)
         write_metrics(metrics, out_dir, "evaluate")
     return metrics

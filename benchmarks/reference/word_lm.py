@@ -1,13 +1,14 @@
 """Word-level LSTM language model in the shape and defaults of pytorch/examples' word_language_model.
 
 Plain PyTorch, no zoo code: 2x200 LSTM, embedding 200, dropout 0.2, untied, weights of the embedding
-and decoder ~ U(-0.1, 0.1), SGD lr 20 applied by hand, lr / 4 when validation does not improve,
+and decoder ~ U(-0.1, 0.1) (`--init examples`; `--init torch` keeps torch's own initialisation of every
+layer: the second reference), SGD lr 20 applied by hand, lr / 4 when validation does not improve,
 gradient norm clipped at 0.25, batch 20, BPTT 35, evaluation batch 10, the test split scored with
 the weights of the best validation epoch. One difference from the example, so both sides see the
 same problem: the vocabulary comes from the training file alone, unseen words map to <unk> (the
 example builds it from all three files).
 
-    python benchmarks/reference/word_lm.py --folder DIR [--epochs 6] [--cell LSTM|GRU]
+    python benchmarks/reference/word_lm.py --folder DIR [--epochs 6] [--cell LSTM|GRU] [--init examples|torch]
 
 DIR holds wiki.train.tokens, wiki.valid.tokens, wiki.test.tokens (or ptb.{train,valid,test}.txt).
 """
@@ -43,15 +44,16 @@ def batchify(ids: torch.Tensor, batch_size: int) -> torch.Tensor:
 
 
 class RNNModel(nn.Module):
-    def __init__(self, ntoken: int, ninp: int, nhid: int, nlayers: int, dropout: float, cell: str):
+    def __init__(self, ntoken: int, ninp: int, nhid: int, nlayers: int, dropout: float, cell: str, init: str):
         super().__init__()
         self.drop = nn.Dropout(dropout)
         self.encoder = nn.Embedding(ntoken, ninp)
         self.rnn = getattr(nn, cell)(ninp, nhid, nlayers, dropout=dropout)
         self.decoder = nn.Linear(nhid, ntoken)
-        nn.init.uniform_(self.encoder.weight, -0.1, 0.1)
-        nn.init.uniform_(self.decoder.weight, -0.1, 0.1)
-        nn.init.zeros_(self.decoder.bias)
+        if init == "examples":  # pytorch/examples' init_weights
+            nn.init.uniform_(self.encoder.weight, -0.1, 0.1)
+            nn.init.uniform_(self.decoder.weight, -0.1, 0.1)
+            nn.init.zeros_(self.decoder.bias)
 
     def forward(self, x, hidden=None):
         output, hidden = self.rnn(self.drop(self.encoder(x)), hidden)
@@ -89,6 +91,7 @@ def train(
     clip: float = 0.25,
     batch_size: int = 20,
     bptt: int = 35,
+    init: str = "examples",
 ) -> dict:
     torch.manual_seed(seed)
     train_tokens, valid_tokens, test_tokens = read_splits(folder)
@@ -100,7 +103,7 @@ def train(
     encode = lambda tokens: torch.tensor([stoi.get(w, stoi["<unk>"]) for w in tokens])  # noqa: E731
     train_data = batchify(encode(train_tokens), batch_size)
     valid_data, test_data = batchify(encode(valid_tokens), 10), batchify(encode(test_tokens), 10)
-    model = RNNModel(len(itos), size, size, layers, dropout, cell)
+    model = RNNModel(len(itos), size, size, layers, dropout, cell, init)
     best_loss, best_state = math.inf, None
     start = time.perf_counter()
     for _ in range(epochs):
@@ -133,5 +136,6 @@ if __name__ == "__main__":
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--cell", default="LSTM", choices=["LSTM", "GRU"])
     parser.add_argument("--seed", type=int, default=1111)
+    parser.add_argument("--init", default="examples", choices=["examples", "torch"])
     args = parser.parse_args()
-    print(json.dumps(train(args.folder, args.epochs, args.cell, args.seed), indent=1))
+    print(json.dumps(train(args.folder, args.epochs, args.cell, args.seed, init=args.init), indent=1))

@@ -13,9 +13,15 @@ from hydra.core.utils import JobStatus
 from hydra.plugins.sweeper import Sweeper
 from omegaconf import OmegaConf
 
-from zoo.errors import UserError, failed_job
-from zoo.hydra_callbacks import refuse
+from zoo.errors import Refusal, UserError
+from zoo.files import write_whole
 from zoo.search import check_params, is_number, running, suggest
+from zoo.sweep import jobs
+
+
+def job_completed(sweep_dir: Path, number: int) -> bool:
+    """Whether the job's own record says it completed (a failed one has said its sentence already)."""
+    return any(job.get("job") == number and job.get("status") == "completed" for job in jobs(sweep_dir))
 
 
 class OptunaSweeper(Sweeper):
@@ -55,10 +61,10 @@ class OptunaSweeper(Sweeper):
         try:
             self.check(arguments)
         except UserError as err:
-            refuse(str(err))
+            raise Refusal(str(err)) from err
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        write_whole(sweep_dir / "multirun.yaml", OmegaConf.to_yaml(self.config))
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         pruner = (
             optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=self.warmup_epochs)
@@ -87,7 +93,7 @@ class OptunaSweeper(Sweeper):
                 study.tell(trial, float(value))
             else:
                 study.tell(trial, state=optuna.trial.TrialState.FAIL)
-                if result.status == JobStatus.COMPLETED and not failed_job:
+                if result.status == JobStatus.COMPLETED and job_completed(sweep_dir, number):
                     print(f"trial {number}: its run has no {metric} (optimized_metric): failed", file=sys.stderr)
         self._write_best(study, metric, sweep_dir, arguments)
         return returns
@@ -111,7 +117,7 @@ class OptunaSweeper(Sweeper):
             "best_run": str(sweep_dir / str(best.number)),
             "trials": counts,
         }
-        OmegaConf.save(OmegaConf.create(result), sweep_dir / "best.yaml")
+        write_whole(sweep_dir / "best.yaml", OmegaConf.to_yaml(OmegaConf.create(result)))
         print(
             f"hparams search: best of {len(study.trials)} trials is trial {best.number}, {metric} {best.value:.4g}, "
             f"with {' '.join(f'{k}={v}' for k, v in best.params.items())} (written to {sweep_dir / 'best.yaml'})"

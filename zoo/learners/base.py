@@ -10,20 +10,48 @@ trainer (zoo.run) knows no family: it asks the learner class
 - `ddp_unused_parameters`: whether DDP must expect parameters without gradients in a step;
 
 and calls these hooks of the learner object: `save_figures` after training and evaluation,
-`evaluate_options` for evaluate.py's extra options, `generate` for evaluate.py mode=generate
-(given the data when `generates_from_data`).
+`evaluate_options` for evaluate.py mode=test and `generate` for mode=generate (given the data when
+`generates_from_data`). A learner's own evaluate options are the keyword-only parameters of those two
+methods, with their types and ranges (zoo.ranges): evaluate.py passes the ones given and refuses the
+others with a sentence, so the base class names none. What a learner needs beyond its data at
+evaluation time (another checkpoint's model, another data set) is handed to it as an `Evaluation`.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Literal
 
 import lightning as L
 import torch
 
 from datamodules.description import KINDS, DataDescription
 from zoo.errors import UserError
+from zoo.ranges import Rule
+
+Interval = Literal["epoch", "step"]  # when a scheduler steps
+# An optimiser or scheduler option: a config entry naming its constructor (Hydra builds it, `_partial_`).
+ConfigEntry = Annotated[
+    object,
+    Rule(
+        lambda v: isinstance(v, dict) and "_target_" in v, "a config entry with a _target_, e.g. model/optimizer=adamw"
+    ),
+]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What the trainer hands a learner's evaluate options, so that learners import neither the trainer nor
+    the config: the model of another checkpoint, another data preset (as evaluate.py would build it, at
+    the pixel scale given), the data presets there are, and the evaluation's seed."""
+
+    load_model: Callable[[str], Learner]
+    data_preset: Callable[[str, str], L.LightningDataModule]
+    data_presets: tuple[str, ...]
+    seed: int
 
 
 class Learner(L.LightningModule):
@@ -40,11 +68,18 @@ class Learner(L.LightningModule):
     pixel_scaling: str | None = None  # "unit": the net models pixel intensities in [0, 1]
     ddp_unused_parameters = False
     generates_from_data = False  # evaluate.py mode=generate hands generate() the data (a captioner's images)
+    main_metric: str | None = None  # the validation metric drawn beside the losses (learning_curves.png)
 
     @classmethod
     def net_sizes(cls, data: DataDescription) -> dict:
         """Constructor arguments of the network that the data fixes."""
         return {}
+
+    @classmethod
+    def learner_for(cls, data: DataDescription) -> type[Learner]:
+        """The learner that learns this way from this data (a supervised learner hands a regression task
+        to its regressor); this class itself by default."""
+        return cls
 
     @classmethod
     def check_data(cls, model_name: str, data: DataDescription, data_name: str) -> None:
@@ -65,9 +100,9 @@ class Learner(L.LightningModule):
         self,
         net: torch.nn.Module,
         data: DataDescription,
-        optimizer,
-        scheduler=None,
-        scheduler_interval: str = "epoch",
+        optimizer: ConfigEntry,
+        scheduler: ConfigEntry | None = None,
+        scheduler_interval: Interval = "epoch",
     ):
         super().__init__()
         self.net = net
@@ -79,6 +114,11 @@ class Learner(L.LightningModule):
         self.samples_seen = 0
         self._sums: dict[tuple, torch.Tensor] = {}  # (split, *names) -> [weighted sums..., count]
         self.history: dict[str, list[float]] = {}  # "split/name" -> one mean per epoch
+        self.start()
+
+    def start(self) -> None:
+        """What a learner keeps besides the base's, set up once the net and data are in place (a learner without
+        options of its own needs no constructor)."""
 
     # --- epoch metrics ------------------------------------------------------------------------
     # Steps add batch-weighted sums into one small tensor per split; at epoch end the sums are added
@@ -108,6 +148,9 @@ class Learner(L.LightningModule):
 
     def log_epoch(self, split: str, values: dict[str, float]) -> None:
         """Log one epoch's values of a split, the same on every DDP rank, and keep them in the history."""
+        # one value per epoch: the re-validation of the best checkpoint after the fit is no epoch of it (its
+        # values reach metrics.json, and the loggers as the run's final metrics)
+        an_epoch = split != "val" or self.trainer.state.fn == "fit"
         for name, value in values.items():
             # values are already summed over DDP ranks, so sync_dist only averages equal numbers
             self.log(
@@ -115,8 +158,9 @@ class Learner(L.LightningModule):
                 value,
                 prog_bar=split != "test" and name in ("loss", "acc", "ppl"),
                 sync_dist=self.trainer.world_size > 1,
+                logger=None if an_epoch else False,  # None: to the loggers there are
             )
-            if not self.trainer.sanity_checking:
+            if not self.trainer.sanity_checking and an_epoch:
                 self.history.setdefault(f"{split}/{name}", []).append(value)
 
     def derived_metrics(self, split: str, means: dict) -> dict:
@@ -190,18 +234,13 @@ class Learner(L.LightningModule):
         """Write the pictures that fit this kind of model into the run folder; return their paths."""
         return []
 
-    def evaluate_options(self, cfg, datamodule, out_dir: Path) -> dict:
-        """Metrics of evaluate.py's learner-specific options (e.g. a flow's `ood`); refuses options it does not use."""
-        if cfg.get("ood"):
-            raise UserError(
-                f"ood=... scores inputs by likelihood: it needs a flow checkpoint (model=realnvp), "
-                f"this one holds a {type(self).__name__}"
-            )
+    def evaluate_options(self, datamodule, out_dir: Path, evaluation: Evaluation) -> dict:
+        """Metrics of this learner's own evaluate options (its keyword-only parameters; none here)."""
         return {}
 
-    def generate(self, cfg, out_dir: Path, datamodule=None) -> str:
-        """evaluate.py mode=generate: text from the model (given the data when `generates_from_data`); returns
-        what was printed."""
+    def generate(self, out_dir: Path, datamodule, evaluation: Evaluation) -> str:
+        """evaluate.py mode=generate: text from the model (given the data when `generates_from_data`); its own
+        options are its keyword-only parameters; returns what was printed."""
         raise UserError(
             f"mode=generate needs a model that generates text (a language model or a captioner); this checkpoint "
             f"holds a {type(self).__name__}"

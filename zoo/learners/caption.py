@@ -9,13 +9,16 @@ the geometric mean of 1- to 4-gram precisions times a brevity penalty (Papineni 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import torch
 import torch.nn.functional as F
 from torchmetrics.text import BLEUScore
 
 from datamodules.scenes import SPECIALS, decode_caption
-from zoo.learners.base import Learner
+from zoo.files import write_whole
+from zoo.learners.base import ConfigEntry, Evaluation, Interval, Learner
+from zoo.ranges import Count, Range
 
 PAD, BOS, EOS = SPECIALS
 SHOWN = 8  # images captioned in the pictures and by mode=generate
@@ -40,11 +43,11 @@ class Captioner(Learner):
         self,
         net,
         data,
-        optimizer,
-        scheduler=None,
-        scheduler_interval: str = "epoch",
-        beam_size: int = 3,
-        max_length: int = 12,
+        optimizer: ConfigEntry,
+        scheduler: ConfigEntry | None = None,
+        scheduler_interval: Interval = "epoch",
+        beam_size: Count = 3,
+        max_length: Annotated[int, Range(1, 1000)] = 12,
     ):
         super().__init__(net, data, optimizer, scheduler, scheduler_interval)
         self.beam_size, self.max_length = beam_size, max_length
@@ -89,10 +92,10 @@ class Captioner(Learner):
     def save_figures(self, out_dir: Path, datamodule) -> list[Path]:
         return [self.captioned(datamodule, out_dir)[1]]
 
-    def generate(self, cfg, out_dir: Path, datamodule=None) -> str:
+    def generate(self, out_dir: Path, datamodule, evaluation: Evaluation) -> str:
         """evaluate.py mode=generate: captions of the first test scenes, printed and saved as generated.txt."""
         lines, _ = self.captioned(datamodule, out_dir)
         text = "\n".join(lines)
-        (out_dir / "generated.txt").write_text(text + "\n")
+        write_whole(out_dir / "generated.txt", text + "\n")
         print(text)
         return text

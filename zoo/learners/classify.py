@@ -1,4 +1,4 @@
-"""Supervised classification: perceptron, MLP, CNN, ResNet, ODENet.
+"""Supervised classification: perceptron, MLP, CNN, ResNet, ODENet (and, for a numeric target, regression).
 
 Slide "Loss Optimization": W* = argmin_W (1/n) sum_i L(f(x_i; W), y_i), here with L the
 cross-entropy of the softmax of the network's class scores.
@@ -12,22 +12,43 @@ import torch
 import torch.nn.functional as F
 
 from datamodules.description import DataDescription
+from zoo.errors import UserError
 from zoo.learners.base import Learner
 
 
 class Classifier(Learner):
     """Cross-entropy training of any net that maps a batch of inputs to `num_classes` scores."""
 
-    data_kinds = ("points", "images")
+    data_kinds = ("points", "images", "rows")
+    main_metric = "acc"
 
     @classmethod
     def net_sizes(cls, data: DataDescription) -> dict:
         return {"input_shape": data.input_shape, "num_classes": data.num_classes}
 
-    def __init__(self, net, data: DataDescription, optimizer, scheduler=None, scheduler_interval: str = "epoch"):
-        super().__init__(net, data, optimizer, scheduler, scheduler_interval)
-        self.num_classes = data.num_classes
-        self.counts_nfe = hasattr(net, "nfe")  # nets that solve an ODE count their function evaluations
+    @classmethod
+    def learner_for(cls, data: DataDescription) -> type[Learner]:
+        """A table whose target is a number is a regression task: the supervised learner for it."""
+        if data.task == "regression":
+            from zoo.learners.regress import Regressor
+
+            return Regressor
+        return cls
+
+    @classmethod
+    def check_data(cls, model_name: str, data: DataDescription, data_name: str) -> None:
+        super().check_data(model_name, data, data_name)
+        present = data.num_classes if data.labels_present is None else len(data.labels_present)
+        if present is not None and present < 2:
+            raise UserError(
+                f"model {model_name} tells classes apart, but data={data_name} holds one class only "
+                f"({data.label_names or data.labels_present or data.num_classes}); keep at least two (a folder or a "
+                f"value of the target per class; for digits e.g. data.classes=[3,8])"
+            )
+
+    def start(self) -> None:
+        self.num_classes = self.data.num_classes
+        self.counts_nfe = hasattr(self.net, "nfe")  # nets that solve an ODE count their function evaluations
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)

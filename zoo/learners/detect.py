@@ -18,7 +18,8 @@ import torch.nn.functional as F
 from torchmetrics.detection import MeanAveragePrecision
 from torchvision.ops import batched_nms
 
-from zoo.learners.base import Learner
+from zoo.learners.base import ConfigEntry, Interval, Learner
+from zoo.ranges import Count, Positive, Probability
 
 SIZE_WEIGHT = 0.1  # CenterNet's weight of the size loss (sizes are in pixels, offsets in cells)
 SHOWN_SCORE = 0.3  # the pictures draw boxes scored at least this (mAP uses every box above min_score)
@@ -28,6 +29,7 @@ class Detector(Learner):
     """Trains a net returning `heat`, `size` and `offset` maps (zoo.nets.detector.CentreNet)."""
 
     data_kinds = ("scenes",)
+    main_metric = "map50"
 
     @classmethod
     def net_sizes(cls, data) -> dict:
@@ -37,13 +39,13 @@ class Detector(Learner):
         self,
         net,
         data,
-        optimizer,
-        scheduler=None,
-        scheduler_interval: str = "epoch",
-        sigma: float = 1.0,
-        max_detections: int = 20,
-        min_score: float = 0.05,
-        nms_iou: float = 0.5,
+        optimizer: ConfigEntry,
+        scheduler: ConfigEntry | None = None,
+        scheduler_interval: Interval = "epoch",
+        sigma: Positive = 1.0,
+        max_detections: Count = 20,
+        min_score: Probability = 0.05,
+        nms_iou: Probability = 0.5,
     ):
         super().__init__(net, data, optimizer, scheduler, scheduler_interval)
         self.sigma, self.max_detections, self.min_score, self.nms_iou = sigma, max_detections, min_score, nms_iou

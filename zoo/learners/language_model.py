@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Annotated
 
 import torch
 import torch.nn.functional as F
@@ -18,7 +19,9 @@ from lightning.fabric.utilities.apply_func import move_data_to_device
 from datamodules.description import DataDescription
 from datamodules.text import Vocab, detokenize
 from zoo.errors import UserError
-from zoo.learners.base import Learner
+from zoo.files import write_whole
+from zoo.learners.base import Evaluation, Learner
+from zoo.ranges import Positive, Range
 
 
 def detach(hidden):
@@ -45,14 +48,14 @@ class LanguageModel(Learner):
     """Cross-entropy of the next token; reports perplexity, bits per character and long-range accuracy."""
 
     data_kinds = ("tokens",)
+    main_metric = "ppl"
 
     @classmethod
     def net_sizes(cls, data: DataDescription) -> dict:
         return {"vocab_size": data.vocab_size}
 
-    def __init__(self, net, data: DataDescription, optimizer, scheduler=None, scheduler_interval: str = "epoch"):
-        super().__init__(net, data, optimizer, scheduler, scheduler_interval)
-        self.level = data.level
+    def start(self) -> None:
+        self.level = self.data.level
         self.hidden: dict = {}
         self.gradient_probe: dict[str, list[float]] = {}
 
@@ -128,16 +131,24 @@ class LanguageModel(Learner):
         return norms
 
     # --- sampling --------------------------------------------------------------------------------
-    def generate(self, cfg, out_dir: Path, datamodule=None) -> str:
-        """Continue cfg.prompt by cfg.length sampled tokens; printed and saved as generated.txt."""
+    def generate(
+        self,
+        out_dir: Path,
+        datamodule,
+        evaluation: Evaluation,
+        *,
+        prompt: str | int | float = "",
+        length: Annotated[int, Range(1, 10**5)] = 200,
+        temperature: Positive = 1.0,
+    ) -> str:
+        """Continue `prompt` by `length` sampled tokens; printed and saved as generated.txt."""
         vocab = Vocab(self.data.vocab)
         # a prompt continues a line, so words get no <eos> (unlike tokenize() on a corpus)
-        tokens = list(str(cfg.prompt)) if self.level == "char" else str(cfg.prompt).split()
+        tokens = list(str(prompt)) if self.level == "char" else str(prompt).split()
         prompt_ids = vocab.encode(tokens).tolist()
-        ids = self.sample_tokens(prompt_ids, int(cfg.length), float(cfg.temperature), int(cfg.seed))
+        ids = self.sample_tokens(prompt_ids, int(length), float(temperature), evaluation.seed)
         text = detokenize([vocab.itos[i] for i in prompt_ids + ids], self.level)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "generated.txt").write_text(text + "\n")
+        write_whole(out_dir / "generated.txt", text + "\n")
         print(text)
         return text
 

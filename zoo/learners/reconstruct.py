@@ -40,6 +40,7 @@ class Reconstructor(Learner):
     """
 
     data_kinds = ("images",)
+    main_metric = "recon_mse"
     pixel_scaling = "unit"  # the decoder's sigmoid draws pixels in [0, 1]
 
     @classmethod

@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 from torchmetrics.classification import MulticlassAccuracy, MulticlassJaccardIndex
 
-from zoo.learners.base import Learner
+from zoo.learners.base import ConfigEntry, Interval, Learner
+from zoo.ranges import Positive
 
 
 class Segmenter(Learner):
@@ -26,13 +27,20 @@ class Segmenter(Learner):
     """
 
     data_kinds = ("scenes",)
+    main_metric = "miou"
 
     @classmethod
     def net_sizes(cls, data) -> dict:
         return {"input_shape": data.input_shape, "num_classes": data.num_classes}
 
     def __init__(
-        self, net, data, optimizer, scheduler=None, scheduler_interval: str = "epoch", background_weight: float = 0.1
+        self,
+        net,
+        data,
+        optimizer: ConfigEntry,
+        scheduler: ConfigEntry | None = None,
+        scheduler_interval: Interval = "epoch",
+        background_weight: Positive = 0.1,
     ):
         super().__init__(net, data, optimizer, scheduler, scheduler_interval)
         classes = data.num_classes + 1

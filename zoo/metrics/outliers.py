@@ -3,7 +3,9 @@
 Score every input (higher = less like the training data) and ask how well the score separates the
 in-distribution test split from an outlier set: the area under the ROC curve (1.0 = every outlier
 scores worse than every test image, 0.5 = chance, below 0.5 = the outliers look *more* likely, as
-Nalisnick et al. 2019 found for flows on some pairs of sets). The scores (`ood_scores`):
+Nalisnick et al. 2019 found for flows on some pairs of sets). Another data preset and a background flow
+come through the `evaluation` the trainer hands the learner (zoo.learners.base.Evaluation), so this module
+imports neither the trainer nor the config. The scores (`ood_scores`):
 
 - likelihood: bits per dimension, -log2 p(x) / D.
 - complexity (Serra et al. 2020): bits per dimension minus a lossless compressor's code length of the
@@ -22,10 +24,8 @@ import zlib
 from pathlib import Path
 
 import torch
-from omegaconf import OmegaConf
 from torchmetrics.functional.classification import binary_auroc
 
-from zoo.config import CONFIG_DIR, build_datamodule
 from zoo.errors import UserError
 
 DERIVED_SETS = ("noise", "flip", "invert", "heldout")
@@ -38,8 +38,10 @@ SCORES = {  # name -> what its histogram's axis shows
 BATCHES = 1000  # typicality: batches drawn from each side
 
 
-def check_names(names: list[str], score_names: list[str], datamodule, model) -> None:
+def check_names(names: list[str], score_names: list[str], datamodule, model, presets: tuple[str, ...]) -> None:
     """Every outlier set and score named must exist for this model and data, before any scoring starts."""
+    if not names:
+        raise UserError(f"ood names no outlier set; choose from {', '.join(DERIVED_SETS)} or a data preset")
     if not score_names:
         raise UserError(f"ood_scores names no score; choose from {', '.join(SCORES)}")
     for name in score_names:
@@ -53,17 +55,16 @@ def check_names(names: list[str], score_names: list[str], datamodule, model) -> 
                 "ood=heldout needs a model trained on data=digits with data.classes leaving digits out, "
                 "e.g. data.classes=[0,1,2,3,4,5,6,7,8]"
             )
-        if name not in DERIVED_SETS and not (CONFIG_DIR / "data" / f"{name}.yaml").is_file():
-            presets = sorted(p.stem for p in (CONFIG_DIR / "data").glob("*.yaml"))
+        if name not in DERIVED_SETS and name not in presets:
             raise UserError(
                 f"unknown outlier set {name!r}; choose {', '.join(DERIVED_SETS)} or a data preset "
                 f"({', '.join(presets)})"
             )
 
 
-def outlier_set(name: str, x: torch.Tensor, datamodule, levels: int, paths_cfg, seed: int):
+def outlier_set(name: str, x: torch.Tensor, datamodule, levels: int, evaluation) -> torch.Tensor:
     """The outlier images for one (checked) name: derived from the test split, or another preset's test split."""
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator().manual_seed(evaluation.seed)
     if name == "noise":  # every pixel an independent uniform level
         return torch.randint(levels, x.shape, generator=generator).float() / (levels - 1)
     if name == "flip":  # mirrored left to right: the same strokes, an unfamiliar arrangement
@@ -72,10 +73,7 @@ def outlier_set(name: str, x: torch.Tensor, datamodule, levels: int, paths_cfg, 
         return 1 - x
     if name == "heldout":
         return datamodule.held_out()
-    preset = OmegaConf.merge(OmegaConf.load(CONFIG_DIR / "data" / f"{name}.yaml"), {"scaling": "unit"})
-    root = OmegaConf.create({"paths": OmegaConf.to_container(paths_cfg, resolve=True), "data": preset})
-    other = build_datamodule(root.data)  # the same constructor checks as any data set
-    other.prepare_data()
+    other = evaluation.data_preset(name, "unit")  # pixels in [0, 1], as the flow saw its own
     shape = other.description.input_shape
     if list(shape or []) != list(x.shape[1:]):
         raise UserError(f"outlier set {name} has images of shape {shape}, the model takes {list(x.shape[1:])}")
@@ -95,17 +93,14 @@ def compressed_bits_per_dim(x: torch.Tensor, levels: int) -> torch.Tensor:
     return torch.tensor([8 * len(zlib.compress(row.tobytes(), 9)) for row in pixels]) / pixels.shape[1]
 
 
-def background_flow(path, model):
+def background_flow(path, model, evaluation):
     """The flow of `ood_background`, trained on the same data description as the model."""
-    from zoo.checkpoint import load_checkpoint
-    from zoo.run import model_from_checkpoint
-
     if not path:
         raise UserError(
             "ood_scores=ratio needs ood_background=<checkpoint of a flow trained on the same data with "
             "model.perturb, e.g. 0.2>"
         )
-    background = model_from_checkpoint(load_checkpoint(path), path)
+    background = evaluation.load_model(path)
     if not hasattr(background, "bits_per_dim"):
         raise UserError(f"ood_background={path} holds a {type(background).__name__}, not a flow (model=realnvp)")
     differences = model.data.differences(background.data)
@@ -130,27 +125,27 @@ def auroc(scores: torch.Tensor, labels: torch.Tensor) -> float:
     return binary_auroc(ranks.double() / max(len(values) - 1, 1), labels).item()
 
 
-def detect(model, datamodule, cfg, out_dir: Path) -> dict:
-    """AUROC of the test split against each outlier set under each score; their histograms as a PNG."""
+def detect(model, datamodule, out_dir: Path, evaluation, names: list[str], score_names, background,
+           batch: int) -> dict:  # fmt: skip
+    """AUROC of the test split against each outlier set under each score; their histograms as a PNG.
+
+    `score_names` None: every score that needs nothing more than the flow."""
     from zoo import plots
 
-    names = [cfg.ood] if isinstance(cfg.ood, str) else list(cfg.ood)
-    if cfg.ood_scores is None:  # every score that needs nothing more than the flow
+    if score_names is None:
         score_names = ["likelihood", "complexity", "typicality"] if model.images else ["likelihood", "typicality"]
-    else:
-        score_names = [cfg.ood_scores] if isinstance(cfg.ood_scores, str) else list(cfg.ood_scores)
-    check_names(names, score_names, datamodule, model)
-    background = background_flow(cfg.ood_background, model) if "ratio" in score_names else None
+    check_names(names, score_names, datamodule, model, evaluation.data_presets)
+    background = background_flow(background, model, evaluation) if "ratio" in score_names else None
     levels = model.levels or 256
     typical = bits_per_dim(model, datamodule.inputs("val")).mean().item()
-    generator = torch.Generator().manual_seed(cfg.seed)
+    generator = torch.Generator().manual_seed(evaluation.seed)
 
     def score_all(x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         bpd = bits_per_dim(model, x)
         out = {}
         for name in score_names:
             if name == "typicality":
-                out[name] = typical_batches(bpd, typical, cfg.ood_batch, generator)
+                out[name] = typical_batches(bpd, typical, batch, generator)
             elif name == "complexity":
                 out[name] = bpd - compressed_bits_per_dim(x, levels)
             elif name == "ratio":
@@ -164,7 +159,7 @@ def detect(model, datamodule, cfg, out_dir: Path) -> dict:
     shown = {score: {"test (in distribution)": s} for score, s in scores_in.items()}
     metrics = {"ood/test/bpd": bpd_in.mean().item()}
     for name in names:
-        outside = outlier_set(name, inside, datamodule, levels, cfg.paths, cfg.seed)
+        outside = outlier_set(name, inside, datamodule, levels, evaluation)
         bpd_out, scores_out = score_all(outside)
         metrics[f"ood/{name}/bpd"] = bpd_out.mean().item()
         for score, s in scores_out.items():
@@ -174,6 +169,6 @@ def detect(model, datamodule, cfg, out_dir: Path) -> dict:
             shown[score][name] = s
     titles = {score: SCORES[score] for score in shown}
     if "typicality" in titles:
-        titles["typicality"] += f", batches of {cfg.ood_batch}"
+        titles["typicality"] += f", batches of {batch}"
     plots.score_histograms({titles[score]: sets for score, sets in shown.items()}, out_dir / "ood_histograms.png")
     return metrics

@@ -15,6 +15,7 @@ from torch import nn
 
 from zoo.nets import parts
 from zoo.nets.cnn import ConvBlock
+from zoo.ranges import Channels, Count
 
 
 class ConvAutoencoder(nn.Module):
@@ -22,7 +23,7 @@ class ConvAutoencoder(nn.Module):
     decoder: fully connected -> (upsample, conv) blocks back to the input's size -> sigmoid pixels in [0, 1].
     """
 
-    def __init__(self, input_shape, channels=(32, 64), hidden: int = 128, code_size: int = 2):
+    def __init__(self, input_shape, channels: Channels = (32, 64), hidden: Count = 128, code_size: Count = 2):
         super().__init__()
         parts.require_image("autoencoder", input_shape)
         c, h, w = input_shape

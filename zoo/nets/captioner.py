@@ -11,12 +11,14 @@ maximises sum_t log p_t(S_t); generation feeds back its own words, greedily or k
 from __future__ import annotations
 
 import math
+from typing import Annotated
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from zoo.nets import parts
+from zoo.ranges import Channels, Count, Range
 
 BLOCK = 2  # pixels per side of the blocks the encoder folds into channels first
 
@@ -28,10 +30,10 @@ class ShowAndTell(nn.Module):
         vocab_size: int,
         bos: int,
         eos: int,
-        channels=(32, 64, 64),
-        grid: int = 2,
-        embedding_dim: int = 64,
-        hidden_size: int = 256,
+        channels: Channels = (32, 64, 64),
+        grid: Annotated[int, Range(1, 64)] = 2,
+        embedding_dim: Count = 64,
+        hidden_size: Count = 256,
     ):
         super().__init__()
         parts.require_image("captioner", input_shape)

@@ -8,11 +8,14 @@ Then a fully connected head maps the pooled features to class scores.
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 import torch
 from torch import nn
 
 from zoo.errors import UserError
 from zoo.nets import parts
+from zoo.ranges import Channels, Count, Fraction, Range
 
 # Slide "Filters to Detect X Features": the three 3x3 filters of an X (two diagonals and the centre cross).
 SLIDE_X_FILTERS = torch.tensor(
@@ -39,10 +42,13 @@ def load_filters(conv: nn.Conv2d, filters: torch.Tensor, bias: float = 0.0) -> n
     return conv
 
 
+Pool = Literal["max", "avg", "none"]
+
+
 class ConvBlock(nn.Sequential):
     """conv (same padding) -> [batch norm] -> ReLU -> pool 2x2/2 (max or average)."""
 
-    def __init__(self, c_in: int, c_out: int, kernel_size: int, pool: str, batch_norm: bool):
+    def __init__(self, c_in: int, c_out: int, kernel_size: int, pool: Pool, batch_norm: bool):
         layers = [nn.Conv2d(c_in, c_out, kernel_size, padding=kernel_size // 2, bias=not batch_norm)]
         if batch_norm:
             layers.append(nn.BatchNorm2d(c_out))
@@ -51,8 +57,6 @@ class ConvBlock(nn.Sequential):
             layers.append(nn.MaxPool2d(2, 2))
         elif pool == "avg":
             layers.append(nn.AvgPool2d(2, 2))
-        elif pool != "none":
-            raise UserError(f"unknown pooling '{pool}'; choose max, avg or none")
         super().__init__(*layers)
 
 
@@ -63,17 +67,17 @@ class CNN(nn.Module):
     already 1-pixel-wide map is not added.
     """
 
-    data_kinds = ("images",)  # what zoo.registry lists this net with
+    data_kinds = ("images",)  # what zoo.catalog lists this net with
 
     def __init__(
         self,
         input_shape,
         num_classes: int,
-        channels=(32, 64),
-        kernel_size: int = 3,
-        pool: str = "max",
-        hidden: int = 128,
-        dropout: float = 0.0,
+        channels: Channels = (32, 64),
+        kernel_size: Annotated[int, Range(1, 99)] = 3,
+        pool: Pool = "max",
+        hidden: Count = 128,
+        dropout: Fraction = 0.0,
         batch_norm: bool = False,
     ):
         super().__init__()

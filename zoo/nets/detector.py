@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from zoo.nets import parts
+from zoo.ranges import Channels
 
 PRIOR = 0.1  # the heat maps start at p = 0.1 everywhere (Lin et al. 2017's initialisation for rare positives)
 
@@ -26,7 +27,7 @@ class CentreNet(nn.Module):
 
     stride = 4
 
-    def __init__(self, input_shape, num_classes: int, channels=(32, 64)):
+    def __init__(self, input_shape, num_classes: int, channels: Channels = (32, 64)):
         super().__init__()
         parts.require_image("detector", input_shape)
         parts.check_divisible(

@@ -2,7 +2,7 @@
 
 The generator G maps noise z ~ N(0, I) to a sample x = G(z); the discriminator D maps a sample to a
 score whose sigmoid is the probability that the sample is real. Both are plain modules; the
-adversarial game itself is played by zoo.learners.adversarial.GAN.
+adversarial game itself is played by zoo.learners.gan.GAN.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from torch import nn
 
 from zoo.errors import UserError
 from zoo.nets import parts
+from zoo.ranges import Count
 
 
 class AdversarialPair(nn.Module):
@@ -22,8 +23,6 @@ class AdversarialPair(nn.Module):
 
     def __init__(self, latent_dim: int, output_activation: str):
         super().__init__()
-        if latent_dim < 1:
-            raise UserError(f"model.latent_dim must be >= 1, got {latent_dim}")
         self.latent_dim = latent_dim
         self.output_activation = output_activation
 
@@ -51,11 +50,9 @@ class MLPGAN(AdversarialPair):
     D: x -> [Linear -> LeakyReLU(0.2)] x depth -> Linear -> one score.
     """
 
-    def __init__(self, input_shape, latent_dim: int = 2, width: int = 128, depth: int = 3):
+    def __init__(self, input_shape, latent_dim: Count = 2, width: Count = 128, depth: Count = 3):
         images = len(input_shape) == 3
         super().__init__(latent_dim, "sigmoid" if images else "identity")
-        if width < 1 or depth < 1:
-            raise UserError(f"model.width and model.depth must be >= 1, got {width} and {depth}")
         self.input_shape = list(input_shape)
         n = parts.flat_size(input_shape)
         g_layers = _mlp([latent_dim] + [width] * depth + [n], nn.ReLU)
@@ -83,9 +80,9 @@ class DCGAN(AdversarialPair):
     All conv and linear weights ~ N(0, 0.02), batch-norm scales ~ N(1, 0.02), as in the paper.
     """
 
-    data_kinds = ("images",)  # what zoo.registry lists this net with
+    data_kinds = ("images",)  # what zoo.catalog lists this net with
 
-    def __init__(self, input_shape, latent_dim: int = 64, features: int = 64):
+    def __init__(self, input_shape, latent_dim: Count = 64, features: Count = 64):
         super().__init__(latent_dim, "tanh")
         parts.require_image("dcgan", input_shape)
         c, h, w = input_shape

@@ -5,27 +5,26 @@ Slide "Deep Neural Network": z_{k,i} = w^{(k)}_{0,i} + sum_j g(z_{k-1,j}) w^{(k)
 Slide "Gradient Descent": initialise the weights ~ N(0, sigma^2).
 """
 
+from typing import Annotated, Literal
+
 import torch
 from torch import nn
 
-from zoo.errors import UserError
 from zoo.nets import parts
+from zoo.ranges import Count, Fraction, Positive, Range
 
-INITS = ("normal", "xavier", "kaiming")
+Init = Literal["normal", "xavier", "kaiming"]
 
 
-def init_linear(layer: nn.Linear, init: str, std: float, nonlinearity: str) -> None:
+def init_linear(layer: nn.Linear, init: Init, std: float, nonlinearity: str) -> None:
     """Initialise weights as the slide does (N(0, std^2)) or with the Xavier / Kaiming scalings; biases at 0."""
     if init == "normal":
         nn.init.normal_(layer.weight, 0.0, std)
     elif init == "xavier":
         nn.init.xavier_normal_(layer.weight)
-    elif init == "kaiming":
-        # He et al.'s scaling with the gain of the layer's own nonlinearity (1 for a linear output).
+    else:  # kaiming: He et al.'s scaling with the gain of the layer's own nonlinearity (1 for a linear output)
         gain_name = nonlinearity if nonlinearity in ("relu", "tanh", "sigmoid") else "linear"
         nn.init.kaiming_normal_(layer.weight, nonlinearity=gain_name)
-    else:
-        raise UserError(f"unknown init '{init}'; choose one of {', '.join(INITS)}")
     nn.init.zeros_(layer.bias)
 
 
@@ -36,7 +35,7 @@ class Perceptron(nn.Module):
     cross-entropy is the link function; for two classes softmax(z)_1 = sigmoid(z_1 - z_0).
     """
 
-    def __init__(self, input_shape, num_classes: int, activation: str = "identity"):
+    def __init__(self, input_shape, num_classes: int, activation: parts.Activation = "identity"):
         super().__init__()
         self.linear = nn.Linear(parts.flat_size(input_shape), num_classes)  # w0 is the bias
         self.g = parts.activation(activation)
@@ -52,17 +51,15 @@ class MLP(nn.Module):
         self,
         input_shape,
         num_classes: int,
-        depth: int = 2,
-        width: int = 256,
-        activation: str = "relu",
-        init: str = "kaiming",
-        init_std: float = 0.01,
-        dropout: float = 0.0,
+        depth: Annotated[int, Range(0, 10**4, note="0 is the perceptron")] = 2,
+        width: Count = 256,
+        activation: parts.Activation = "relu",
+        init: Init = "kaiming",
+        init_std: Positive = 0.01,
+        dropout: Fraction = 0.0,
         batch_norm: bool = False,
     ):
         super().__init__()
-        if depth < 0 or width < 1:
-            raise UserError(f"an MLP needs depth >= 0 and width >= 1, got depth={depth}, width={width}")
         layers, fan_in = [], parts.flat_size(input_shape)
         for _ in range(depth):
             linear = nn.Linear(fan_in, width)

@@ -12,14 +12,16 @@ baseline of matching width; `solver="rk4", adjoint=False` is the RK-Net of the p
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
 from torch import nn
 
-from zoo.errors import UserError
 from zoo.nets import parts
+from zoo.ranges import Count, Positive
 
-SOLVERS = ("dopri5", "bosh3", "adaptive_heun", "rk4", "midpoint", "euler")
+Solver = Literal["dopri5", "bosh3", "adaptive_heun", "rk4", "midpoint", "euler"]
+
 FIXED_STEP = ("rk4", "midpoint", "euler")
 
 
@@ -61,15 +63,13 @@ class ODEBlock(nn.Module):
     def __init__(
         self,
         func: ODEFunc,
-        solver: str = "dopri5",
+        solver: Solver = "dopri5",
         rtol: float = 1e-3,
         atol: float = 1e-3,
         adjoint: bool = True,
         step_size: float = 0.25,
     ):
         super().__init__()
-        if solver not in SOLVERS:
-            raise UserError(f"unknown ODE solver '{solver}'; choose one of {', '.join(SOLVERS)}")
         self.func, self.solver, self.rtol, self.atol, self.adjoint = func, solver, rtol, atol, adjoint
         self.options = {"step_size": step_size} if solver in FIXED_STEP else {}
         self.register_buffer("times", torch.tensor([0.0, 1.0]))
@@ -116,20 +116,20 @@ class ODENet(nn.Module):
     at most 8 pixels wide: 28x28 MNIST -> 7x7 as in the paper, 32x32 CIFAR-10 -> 8x8, 8x8 digits -> 4x4.
     """
 
-    data_kinds = ("images",)  # what zoo.registry lists this net with
+    data_kinds = ("images",)  # what zoo.catalog lists this net with
 
     def __init__(
         self,
         input_shape,
         num_classes: int,
-        width: int = 64,
-        block: str = "ode",
-        solver: str = "dopri5",
-        rtol: float = 1e-3,
-        atol: float = 1e-3,
+        width: Count = 64,
+        block: Literal["ode", "resnet"] = "ode",
+        solver: Solver = "dopri5",
+        rtol: Positive = 1e-3,
+        atol: Positive = 1e-3,
         adjoint: bool = True,
-        step_size: float = 0.25,
-        res_blocks: int = 6,
+        step_size: Positive = 0.25,
+        res_blocks: Count = 6,
     ):
         super().__init__()
         parts.require_image("odenet", input_shape)
@@ -141,10 +141,8 @@ class ODENet(nn.Module):
         self.stem = nn.Sequential(*stem)
         if block == "ode":
             self.block = ODEBlock(ODEFunc(width), solver, rtol, atol, adjoint, step_size)
-        elif block == "resnet":
+        else:  # the ResNet baseline
             self.block = ResidualBlocks(width, res_blocks)
-        else:
-            raise UserError(f"model.block must be ode or resnet, got {block!r}")
         self.head = nn.Sequential(
             norm(width), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, num_classes)
         )

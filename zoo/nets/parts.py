@@ -1,18 +1,18 @@
 """Small pieces every network family shares."""
 
 import math
+from typing import Literal
 
 from torch import nn
 
 from zoo.errors import UserError
 
 ACTIVATIONS = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU, "identity": nn.Identity}
+Activation = Literal["sigmoid", "tanh", "relu", "identity"]  # what an `activation` option takes
 
 
-def activation(name: str) -> nn.Module:
+def activation(name: Activation) -> nn.Module:
     """The slide "Common Activation Functions": sigmoid, tanh, ReLU (and identity for a linear unit)."""
-    if name not in ACTIVATIONS:
-        raise UserError(f"model.activation '{name}' is unknown; choose one of {', '.join(ACTIVATIONS)}")
     return ACTIVATIONS[name]()
 
 

@@ -14,11 +14,13 @@ needs no inversion of s or t. s is bounded (scale * tanh) so that exp(s) cannot 
 from __future__ import annotations
 
 import math
+from typing import Annotated
 
 import torch
 from torch import nn
 
 from zoo.errors import UserError
+from zoo.ranges import Count, Range
 
 
 class AffineCoupling(nn.Module):
@@ -161,15 +163,16 @@ class RealNVP(nn.Module):
     factored out into z; the last scale has four checkerboard couplings.
     """
 
-    def __init__(self, input_shape, hidden: int = 64, couplings: int = 8, scales: int = 2):
+    def __init__(
+        self,
+        input_shape,
+        hidden: Count = 64,
+        couplings: Annotated[int, Range(2, 10**4, note="each feature is changed by every other coupling")] = 8,
+        scales: Annotated[int, Range(1, 16)] = 2,
+    ):
         super().__init__()
         self.input_shape = list(input_shape)
         self.dim = math.prod(input_shape)
-        if hidden < 1 or couplings < 2 or scales < 1:
-            raise UserError(
-                f"model.hidden >= 1, model.couplings >= 2 and model.scales >= 1 are needed, "
-                f"got {hidden}, {couplings}, {scales}"
-            )
         if len(input_shape) == 1:
             (d,) = input_shape
             if d < 2:
@@ -259,7 +262,7 @@ def dequantize_logit(x_unit: torch.Tensor, levels: int, alpha: float, noise: tor
 
     Returns y and the log-determinant per example of v -> y. Uniform dequantisation (u ~ U[0, 1))
     turns the discrete pixels into a continuous density whose log-likelihood lower-bounds the
-    discrete one once D log(levels) is subtracted (see zoo.learners.likelihood); the logit maps [0, 1] to the real
+    discrete one once D log(levels) is subtracted (see zoo.learners.flow); the logit maps [0, 1] to the real
     line the Gaussian latent lives on, and alpha keeps it away from the infinities at 0 and 1.
     """
     k = torch.round(x_unit * (levels - 1))

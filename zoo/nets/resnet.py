@@ -12,12 +12,15 @@ the start.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from zoo.errors import UserError
 from zoo.nets import parts
+from zoo.ranges import Count, Rule
 
 
 class BasicBlock(nn.Module):
@@ -48,21 +51,21 @@ class BasicBlock(nn.Module):
 class ResNet(nn.Module):
     """CIFAR-style ResNet of `depth` = 6n+2 layers; a 3x3 stem adapts to 1 or 3 input channels."""
 
-    data_kinds = ("images",)  # what zoo.registry lists this net with
+    data_kinds = ("images",)  # what zoo.catalog lists this net with
 
     def __init__(
         self,
         input_shape,
         num_classes: int,
-        depth: int = 20,
-        width: int = 16,
+        depth: Annotated[
+            int, Rule(lambda d: isinstance(d, int) and d >= 8 and (d - 2) % 6 == 0, "6n+2 (20, 32, 44, 56, 110, ...)")
+        ] = 20,  # fmt: skip
+        width: Count = 16,
         shortcuts: bool = True,
         zero_init_residual: bool = False,
     ):
         super().__init__()
         parts.require_image("resnet" if shortcuts else "plainnet", input_shape)
-        if depth < 8 or (depth - 2) % 6:
-            raise UserError(f"model.depth must be 6n+2 (20, 32, 44, 56, 110, ...), got {depth}")
         if zero_init_residual and not shortcuts:
             raise UserError(
                 "model.zero_init_residual=true needs shortcuts: a plain net whose blocks start at zero passes no signal"

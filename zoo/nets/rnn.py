@@ -11,12 +11,15 @@ initialization", Le et al. 2015), lstm and gru ("Trick 3: gated cells").
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 import torch
 from torch import nn
 
 from zoo.errors import UserError
+from zoo.ranges import Count, Fraction, Positive, Range
 
-CELLS = ("rnn_tanh", "rnn_relu", "irnn", "lstm", "gru")
+Cell = Literal["rnn_tanh", "rnn_relu", "irnn", "lstm", "gru"]
 
 
 class ElmanRNN(nn.Module):
@@ -48,23 +51,19 @@ class RNNLanguageModel(nn.Module):
     def __init__(
         self,
         vocab_size: int,
-        cell: str = "lstm",
-        embedding_dim: int = 64,
-        hidden_size: int = 128,
-        num_layers: int = 1,
-        dropout: float = 0.0,
+        cell: Cell = "lstm",
+        embedding_dim: Count = 64,
+        hidden_size: Count = 128,
+        num_layers: Count = 1,
+        dropout: Fraction = 0.0,
         tie_weights: bool = False,
-        backend: str = "torch",
-        init_range: float | None = None,
+        backend: Literal["torch", "lecture"] = "torch",
+        init_range: Positive | None = None,
         forget_bias: float = 1.0,
-        recurrent_gain: float | None = None,
-        chrono_init: int | None = None,
+        recurrent_gain: Positive | None = None,
+        chrono_init: Annotated[int, Range(3, 10**7, note="the longest memory at start, in time steps")] | None = None,
     ):
         super().__init__()
-        if cell not in CELLS:
-            raise UserError(f"unknown cell '{cell}'; choose one of {', '.join(CELLS)}")
-        if backend not in ("torch", "lecture"):
-            raise UserError(f"model.backend must be torch or lecture, got {backend!r}")
         if backend == "lecture" and (cell in ("lstm", "gru") or num_layers != 1):
             raise UserError(
                 "backend=lecture is the slide's one-layer Elman RNN: use it with cell=rnn_tanh, rnn_relu "
@@ -110,10 +109,6 @@ class RNNLanguageModel(nn.Module):
             raise UserError(
                 f"model.chrono_init sets the gate biases of an LSTM or a GRU; cell={cell} has no gates "
                 f"(use chrono_init=null)"
-            )
-        if chrono_init is not None and chrono_init < 3:
-            raise UserError(
-                f"model.chrono_init is the longest memory in time steps and must be >= 3, got {chrono_init}"
             )
         if cell in ("lstm", "gru"):
             self._gate_biases(forget_bias, chrono_init)

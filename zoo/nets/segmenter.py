@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from zoo.nets import parts
+from zoo.ranges import Channels
 
 BLOCK = 2  # pixels per side folded into channels
 
@@ -27,7 +28,7 @@ class UNet(nn.Module):
     background).
     """
 
-    def __init__(self, input_shape, num_classes: int, channels=(16, 32, 64)):
+    def __init__(self, input_shape, num_classes: int, channels: Channels = (16, 32, 64)):
         super().__init__()
         parts.require_image("segmenter", input_shape)
         levels = len(channels)

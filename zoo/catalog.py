@@ -1,9 +1,9 @@
-"""The families of the zoo, read from the one place each is registered: its model config.
+"""The catalogue of the zoo: every model preset with its network, its learner and the data it learns from.
 
-A model config names its network (`_target_`) and its learner (`learner`); the learner says which
-kinds of data it learns from, and a network that takes only some of them says so (`data_kinds`).
-`list_models()` and `python -m zoo list` fall out of that, like timm's `list_models` and
-torchvision's `get_model`: nothing else needs to be edited to add a family.
+It is read from the configs, the one place a family is registered: a model config names its network
+(`_target_`) and its learner (`learner`); the learner says which kinds of data it learns from, and a
+network that takes only some of them says so (`data_kinds`). Like timm's `list_models` and
+`create_model`: nothing else is edited to add a family.
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import hydra
-from omegaconf import OmegaConf
 
-from zoo.config import CONFIG_DIR, build_datamodule, build_model, compose, data_presets, learner_class, model_presets
+from zoo.build import build_datamodule, build_model, learner_class
+from zoo.config import CONFIG_DIR, compose, preset, presets
+from zoo.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -25,22 +26,24 @@ class ModelEntry:
     data: tuple[str, ...]  # the data presets of those kinds
 
 
-def data_kind(preset: str) -> str:
+def data_kind(name: str) -> str:
     """The kind of data a preset holds (its datamodule class says)."""
-    target = OmegaConf.load(CONFIG_DIR / "data" / f"{preset}.yaml")["_target_"]
-    return hydra.utils.get_object(target).kind
+    return hydra.utils.get_object(preset("data", name)["_target_"]).kind
 
 
 def list_data() -> dict[str, str]:
     """data preset -> its kind."""
-    return {name: data_kind(name) for name in data_presets()}
+    return {name: data_kind(name) for name in presets("data")}
 
 
 def list_models() -> dict[str, ModelEntry]:
     """model preset -> its network, learner and the data it can learn from."""
+    names = presets("model")
+    if not names:
+        raise UserError(f"no model configs found in {CONFIG_DIR}; reinstall the package (pip install lecture-zoo)")
     kinds = list_data()
     entries = {}
-    for name in model_presets():
+    for name in names:
         cfg = compose("train", [f"model={name}"]).model  # with what its defaults list brings (plainnet: resnet's)
         net_kinds = getattr(hydra.utils.get_object(cfg["_target_"]), "data_kinds", None)
         usable = tuple(k for k in learner_class(cfg.learner).data_kinds if net_kinds is None or k in net_kinds)

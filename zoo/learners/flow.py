@@ -12,19 +12,22 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Annotated
 
 import torch
 
 from datamodules.description import DataDescription
 from zoo.errors import UserError
-from zoo.learners.base import Learner
+from zoo.learners.base import ConfigEntry, Evaluation, Interval, Learner
 from zoo.nets.realnvp import dequantize_logit, inverse_logit
+from zoo.ranges import Fraction, Positive, Range
 
 
 class Flow(Learner):
     """Trains a zoo.nets.realnvp.RealNVP (or any net with log_prob / sample) by maximum likelihood."""
 
     data_kinds = ("points", "images")
+    main_metric = "bpd"
     pixel_scaling = "unit"
 
     @classmethod
@@ -35,22 +38,20 @@ class Flow(Learner):
         self,
         net,
         data: DataDescription,
-        optimizer,
-        scheduler=None,
-        scheduler_interval: str = "epoch",
-        alpha: float = 0.05,
-        temperature: float = 1.0,
-        gmm_components: int = 10,
-        perturb: float = 0.0,
+        optimizer: ConfigEntry,
+        scheduler: ConfigEntry | None = None,
+        scheduler_interval: Interval = "epoch",
+        alpha: Annotated[
+            float, Range(0, 0.5, high_open=True, note="logit(alpha + (1 - 2 alpha) x) stays finite")
+        ] = 0.05,
+        temperature: Positive = 1.0,
+        gmm_components: Annotated[int, Range(0, 1000, note="0: no mixture baseline")] = 10,
+        perturb: Fraction = 0.0,
     ):
         super().__init__(net, data, optimizer, scheduler, scheduler_interval)
         self.images = data.kind == "images"
-        if not 0 <= alpha < 0.5 or temperature <= 0:
-            raise UserError(
-                f"model.alpha must be in [0, 0.5) and model.temperature positive, got {alpha} and {temperature}"
-            )
-        if not 0 <= perturb < 1 or (perturb and data.kind != "images"):
-            raise UserError(f"model.perturb must be in [0, 1) and is for images only, got {perturb} on {data.kind}")
+        if perturb and data.kind != "images":
+            raise UserError(f"model.perturb replaces pixels, for images only; data of {data.kind} has none")
         self.perturb = perturb
         self.alpha, self.temperature, self.levels = alpha, temperature, data.levels
         self.gmm_components = gmm_components
@@ -91,14 +92,28 @@ class Flow(Learner):
                 gaussian_mixture_nll(datamodule.splits["train"].x, datamodule.splits["test"].x, self.gmm_components),
             )
 
-    def evaluate_options(self, cfg, datamodule, out_dir: Path) -> dict:
+    def evaluate_options(
+        self,
+        datamodule,
+        out_dir: Path,
+        evaluation: Evaluation,
+        *,
+        ood: list[str] | str | None = None,
+        ood_scores: list[str] | str | None = None,
+        ood_background: str | None = None,
+        ood_batch: Annotated[int, Range(1, 10**4)] = 10,
+    ) -> dict:
         """`ood=[...]`: how well the likelihood and its corrections (`ood_scores`) tell the test split from each
-        outlier set."""
-        if not cfg.get("ood"):
+        outlier set (zoo.metrics.outliers)."""
+        if ood is None:
+            if ood_scores is not None or ood_background is not None:
+                raise UserError("ood_scores and ood_background score outlier sets: name them with ood=[...] too")
             return {}
         from zoo.metrics.outliers import detect
 
-        return detect(self, datamodule, cfg, out_dir)
+        names = [ood] if isinstance(ood, str) else list(ood)
+        scores = None if ood_scores is None else [ood_scores] if isinstance(ood_scores, str) else list(ood_scores)
+        return detect(self, datamodule, out_dir, evaluation, names, scores, ood_background, ood_batch)
 
     def save_figures(self, out_dir: Path, datamodule) -> list[Path]:
         from zoo import plots

@@ -16,17 +16,17 @@ Manual optimisation (Goodfellow et al.'s Algorithm 1): every batch updates D onc
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Literal
 
 import torch
 import torch.nn.functional as F
 
 from datamodules.description import DataDescription
 from zoo.errors import UserError
-from zoo.learners.base import Learner
+from zoo.learners.base import ConfigEntry, Interval, Learner
 from zoo.loggers import log_figures
 from zoo.metrics import sample_quality
-
-GENERATOR_LOSSES = ("non_saturating", "minimax")
+from zoo.ranges import Count, Range
 
 
 class GAN(Learner):
@@ -39,6 +39,7 @@ class GAN(Learner):
     """
 
     data_kinds = ("points", "images")
+    main_metric = "fd"
     pixel_scaling = "unit"
     # D's step leaves G without gradients (and G's step ends with D's discarded)
     ddp_unused_parameters = True
@@ -51,22 +52,16 @@ class GAN(Learner):
         self,
         net,
         data: DataDescription,
-        optimizer,
-        scheduler=None,
-        scheduler_interval: str = "epoch",
-        generator_loss: str = "non_saturating",
-        d_steps: int = 1,
-        eval_samples: int = 2500,
-        feature_epochs: int = 10,
+        optimizer: ConfigEntry,
+        scheduler: ConfigEntry | None = None,
+        scheduler_interval: Interval = "epoch",
+        generator_loss: Literal["non_saturating", "minimax"] = "non_saturating",
+        d_steps: Count = 1,
+        eval_samples: Annotated[int, Range(2, 10**6)] = 2500,
+        feature_epochs: Count = 10,
         fid: bool = False,
     ):
         super().__init__(net, data, optimizer, scheduler, scheduler_interval)
-        if generator_loss not in GENERATOR_LOSSES:
-            raise UserError(
-                f"model.generator_loss must be one of {', '.join(GENERATOR_LOSSES)}, got {generator_loss!r}"
-            )
-        if d_steps < 1 or eval_samples < 2:
-            raise UserError(f"model.d_steps must be >= 1 and model.eval_samples >= 2, got {d_steps} and {eval_samples}")
         self.automatic_optimization = False
         self.generator_loss, self.d_steps, self.eval_samples = generator_loss, d_steps, eval_samples
         self.feature_epochs, self.fid, self.num_classes = feature_epochs, fid, data.num_classes
@@ -161,11 +156,13 @@ class GAN(Learner):
         self.prepare_features(self.trainer.datamodule)
 
     def prepare_features(self, datamodule) -> None:
-        """For images, fit the feature CNN on the training split (deterministic, a few seconds on digits)."""
+        """For images, fit the feature CNN on the training split (deterministic, a few seconds on digits). An
+        evaluation calls this where Lightning has turned gradients off (the test), so they are turned on here."""
         if not self.images or self._features is not None:
             return
-        x, y = datamodule.inputs("train", self.device), datamodule.splits["train"].y.to(self.device)
-        net = sample_quality.fit_feature_classifier(x, y, self.num_classes, epochs=self.feature_epochs)
+        with torch.inference_mode(False), torch.enable_grad():
+            x, y = datamodule.inputs("train", self.device), datamodule.splits["train"].y.to(self.device)
+            net = sample_quality.fit_feature_classifier(x, y, self.num_classes, epochs=self.feature_epochs)
         self._features = lambda images: sample_quality.classifier_features(net, images)
 
     def _step(self, batch, split: str):

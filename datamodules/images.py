@@ -1,0 +1,248 @@
+"""A folder of your own images: data=images data.path=DIR.
+
+The layout every PyTorch user knows from torchvision's ImageFolder: DIR/<class>/<image>, the class names
+from the folder names (sorted); or DIR/train/<class>/... and DIR/test/<class>/... for fixed splits (the
+validation split then comes out of train); or images directly in DIR (one class, for the generative
+models). PNG, JPEG and BMP, grey or colour (`channels`), resized to `size` (by default the size they all
+share). They are decoded once, with a progress bar, into uint8 tensors in memory like the other image
+sets, and kept in a cache keyed by the folder's content (names, sizes, times), so the next run starts at
+once. Mean and standard deviation come from the training split.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, Literal
+
+import numpy as np
+import torch
+
+from datamodules.base import BatchSize, HeldOut, Scaling, TensorSplit, check_fractions, stratified_split
+from datamodules.description import DataDescription
+from datamodules.vision import VisionDataModule, validation_size
+from zoo.errors import UserError
+from zoo.files import whole
+from zoo.ranges import NON_EMPTY, Count, NonNegativeCount, Range, Seed
+
+SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+Size = Annotated[int, Range(4, 4096)] | Annotated[list[int], Range(4, 4096), NON_EMPTY]
+
+
+def image_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES)
+
+
+def class_folders(root: Path) -> dict[str, list[Path]]:
+    """class name -> its image files; images directly in `root` are one class named after it."""
+    if not root.is_dir():
+        raise UserError(f"data.path={root} is not a folder; give a folder of images (DIR/<class>/<image>)")
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    loose = image_files(root)
+    if folders and loose:
+        raise UserError(
+            f"{root} holds both images ({loose[0].name}, ...) and class folders ({folders[0].name}, ...); put every "
+            f"image in the folder of its class"
+        )
+    if loose:
+        return {root.name: loose}
+    if not folders:
+        raise UserError(f"{root} holds no images and no class folders; the layout is DIR/<class>/<image>.png|jpg|bmp")
+    classes = {}
+    for folder in folders:
+        files = image_files(folder)
+        if not files:
+            raise UserError(
+                f"the class folder {folder} holds no images ({', '.join(SUFFIXES)}); add some or remove the folder"
+            )
+        classes[folder.name] = files
+    return classes
+
+
+def decode(path: Path, mode: str, size: tuple[int, int] | None) -> np.ndarray:
+    """One image as uint8 (C, H, W), converted to grey ("L") or colour ("RGB") and resized to (h, w)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            image = image.convert(mode)
+            if size is not None and image.size != (size[1], size[0]):
+                image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)
+            array = np.asarray(image, dtype=np.uint8)
+    except Exception as err:  # any file PIL cannot decode is the same mistake for the user
+        reason = (str(err).splitlines() or [type(err).__name__])[0][:120]
+        raise UserError(f"{path} cannot be read as an image ({reason}); remove it or replace it") from err
+    return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
+
+
+def image_shape(path: Path) -> tuple[tuple[int, int], str]:
+    """(height, width) and PIL's mode of an image, read from its header only."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            return (image.size[1], image.size[0]), image.mode
+    except Exception as err:
+        reason = (str(err).splitlines() or [type(err).__name__])[0][:120]
+        raise UserError(f"{path} cannot be read as an image ({reason}); remove it or replace it") from err
+
+
+class ImageFolderDataModule(VisionDataModule):
+    """Images in class folders (see the module's docstring)."""
+
+    name = "images"
+    flip = True  # mirror when augmenting: natural images (a class whose mirror image is another: augment=false)
+
+    def __init__(
+        self,
+        path: str = "",
+        channels: Literal[1, 3] | None = None,
+        size: Size | None = None,
+        val_fraction: HeldOut = 0.1,
+        test_fraction: HeldOut = 0.2,
+        val_size: Count | None = None,
+        augment: bool = False,
+        scaling: Scaling = "standard",
+        cache: str | None = None,
+        batch_size: BatchSize = 64,
+        seed: Seed = 0,
+        num_workers: NonNegativeCount = 0,
+        pin_memory: bool = False,
+    ):
+        super().__init__(".", False, batch_size, val_size, augment, scaling, seed, num_workers, pin_memory)
+        if not path:
+            raise UserError("data=images needs a folder: data.path=/path/to/images (DIR/<class>/<image>)")
+        check_fractions(val_fraction, test_fraction)
+        self.path, self.channels, self.val_fraction, self.test_fraction = (
+            Path(path),
+            channels,
+            val_fraction,
+            test_fraction,
+        )
+        self.size = None if size is None else (size, size) if isinstance(size, int) else (size[0], size[-1])
+        self.cache = None if cache is None else Path(cache)
+        self._decoded: dict | None = None
+
+    # --- reading the folder ---------------------------------------------------------------------------------
+    def layout(self) -> dict[str, dict[str, list[Path]]]:
+        """split -> class -> files: {"all": ...} for one folder, {"train": ..., "test": ...} for fixed splits."""
+        fixed = {split: self.path / split for split in ("train", "test")}
+        if all(folder.is_dir() for folder in fixed.values()):
+            found = {split: class_folders(folder) for split, folder in fixed.items()}
+            unknown = sorted(set(found["test"]) - set(found["train"]))
+            if unknown:
+                raise UserError(f"{fixed['test']} has classes the training folder lacks: {', '.join(unknown)}")
+            return found
+        return {"all": class_folders(self.path)}
+
+    def plan(self, layout: dict) -> tuple[list[str], tuple[int, int], str]:
+        """The class names, the size every image is served at and the colour mode, before decoding anything."""
+        classes = sorted(set().union(*(set(c) for c in layout.values())))
+        files = [f for split in layout.values() for names in split.values() for f in names]
+        shapes = Counter()
+        modes = set()
+        example = {}
+        for path in files:
+            shape, mode = image_shape(path)
+            shapes[shape] += 1
+            modes.add(mode)
+            example.setdefault(shape, path)
+        if self.size is None and len(shapes) > 1:
+            (common, n), *others = shapes.most_common()
+            other = others[0][0]
+            raise UserError(
+                f"the images of {self.path} have {len(shapes)} sizes ({common[0]}x{common[1]}: {n} files; "
+                f"{other[0]}x{other[1]}: {shapes[other]}, e.g. {example[other]}); set data.size={common[0]} (or "
+                f"[height, width]) to serve them all at one size"
+            )
+        size = self.size or next(iter(shapes))
+        grey = modes <= {"1", "L", "LA", "I", "I;16", "F"}
+        channels = self.channels or (1 if grey else 3)
+        return classes, size, "L" if channels == 1 else "RGB"
+
+    def cache_file(self, layout: dict, size, mode) -> Path:
+        """Where the decoded images of this folder's content, size and colour mode are kept."""
+        entries = [
+            (split, name, str(p.relative_to(self.path)), p.stat().st_size, p.stat().st_mtime_ns)
+            for split, classes in layout.items()
+            for name, files in classes.items()
+            for p in files
+        ]
+        key = hashlib.sha256(json.dumps([entries, list(size), mode]).encode()).hexdigest()[:20]
+        folder = self.cache or self.path.parent / ".zoo-cache"
+        return folder / f"images-{self.path.name}-{key}.pt"
+
+    def decoded(self) -> dict:
+        """{"classes", "splits": {split: (uint8 x, y)}}: decoded once, then read from the cache."""
+        if self._decoded is not None:
+            return self._decoded
+        layout = self.layout()
+        classes, size, mode = self.plan(layout)
+        cached = self.cache_file(layout, size, mode)
+        if cached.is_file():
+            try:
+                stored = torch.load(cached, weights_only=True)
+                self._decoded = {"classes": list(stored["classes"]), "splits": dict(stored["splits"])}
+                return self._decoded
+            except Exception:  # a damaged cache is decoded again
+                pass
+        from rich.progress import track
+
+        files = [(split, classes.index(name), p) for split, found in layout.items() for name, ps in found.items()
+                 for p in ps]  # fmt: skip
+        arrays = {}
+        for split, label, path in track(files, description=f"decoding {len(files)} images", transient=True):
+            arrays.setdefault(split, ([], []))
+            arrays[split][0].append(decode(path, mode, size))
+            arrays[split][1].append(label)
+        splits = {s: (torch.from_numpy(np.stack(x)), torch.tensor(y)) for s, (x, y) in arrays.items()}
+        self._decoded = {"classes": classes, "splits": splits}
+        try:  # the cache is a convenience: a folder it cannot be written to costs the next run the decoding
+            with whole(cached) as partial:
+                torch.save(self._decoded, partial)
+        except (OSError, UserError):
+            pass
+        return self._decoded
+
+    # --- what every in-memory image set provides -----------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        x = next(iter(self.decoded()["splits"].values()))[0]
+        return tuple(x.shape[1:])
+
+    @property
+    def description(self) -> DataDescription:
+        classes = self.decoded()["classes"]
+        return DataDescription(
+            "images", input_shape=list(self.shape), num_classes=len(classes), levels=256, scaling=self.scaling,
+            label_names=classes,
+        )  # fmt: skip
+
+    def prepare_data(self) -> None:
+        self.decoded()
+
+    def load(self):
+        splits = self.decoded()["splits"]
+        if "all" in splits:
+            x, y = splits["all"]
+            if len(x) < 10:
+                raise UserError(
+                    f"{self.path} holds {len(x)} images; a train, validation and test split need 10 or more"
+                )
+            labels = y if len(set(y.tolist())) > 1 and min(Counter(y.tolist()).values()) >= 3 else torch.zeros_like(y)
+            train, val, test = stratified_split(labels, self.val_fraction, self.test_fraction, self.seed)
+            parts = {"train": (x[train], y[train]), "val": (x[val], y[val]), "test": (x[test], y[test])}
+        else:
+            x, y = splits["train"]
+            n_val = self.val_size or validation_size(len(x))
+            if not 0 < n_val < len(x):
+                raise UserError(f"data.val_size must be between 1 and {len(x) - 1}, got {n_val}")
+            order = torch.randperm(len(x), generator=torch.Generator().manual_seed(self.seed))
+            parts = {"train": (x[order[n_val:]], y[order[n_val:]]), "val": (x[order[:n_val]], y[order[:n_val]])}
+            parts["test"] = splits["test"]
+        train_x = parts["train"][0].float().div(255)
+        self.mean = tuple(train_x.mean((0, 2, 3)).tolist())
+        self.std = tuple(train_x.std((0, 2, 3)).clamp_min(1e-3).tolist())
+        return {name: TensorSplit(x, y) for name, (x, y) in parts.items()}

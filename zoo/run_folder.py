@@ -1,0 +1,302 @@
+"""A run folder belongs to one run: `claim` is the one door into it.
+
+Every run passes it before anything is written into its folder: a single run, each job of a sweep
+(whatever launcher runs it), evaluate.py and the Python API. The folder must be writable, not in use
+by a live process (a lock the kernel drops when the process dies, so a killed run leaves nothing
+stuck), and hold no other run, unless resume=true continues that run, with a compatible config, to
+train it longer. The claim writes nothing: once every check of the run has passed, `record` writes
+`.hydra/` and opens the run's log. Hydra's own writing is switched off (`hydra.output_subdir: null`) and
+its file log (`ClaimedFileHandler`) holds its lines until then, so a refused command leaves no trace.
+Whatever goes wrong while checking refuses the folder with a sentence that names it: the claim fails
+closed.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import glob
+import logging
+import os
+import shutil
+import tempfile
+import weakref
+from pathlib import Path
+
+from hydra.experimental.callback import Callback
+from hydra.types import RunMode
+from omegaconf import OmegaConf
+
+from zoo.config import config_changes
+from zoo.errors import InternalError, Refusal, UserError
+from zoo.files import write_whole
+
+# Keys a resumed run may change: how long and where it runs, what it logs. Anything else (model, data,
+# seed, the optimisation) would continue one run with the weights and state of another.
+RESUMABLE_CHANGES = (
+    "resume",
+    "ckpt_path",
+    "test",
+    "compile",
+    "channels_last",
+    "trainer.max_epochs",
+    "trainer.max_steps",
+    "trainer.min_epochs",
+    "trainer.accelerator",
+    "trainer.devices",
+    "trainer.num_nodes",
+    "trainer.strategy",
+    "trainer.precision",
+    "trainer.sync_batchnorm",
+    "callbacks",
+    "logger",
+    "tags",
+    "extras",
+    "paths",  # where it runs: a run folder may have been moved, or ZOO_HOME changed
+)
+RUN_MARKERS = ("checkpoints", "metrics.json")  # what a run that did work leaves (a refused one leaves .hydra/)
+_held_locks: dict[Path, int] = {}  # folder -> the descriptor its lock is held on, for as long as the process
+
+
+def is_launched_rank() -> bool:
+    """A DDP process other than the first: it re-runs the command in the first one's folder."""
+    return any(os.environ.get(name, "0") != "0" for name in ("LOCAL_RANK", "RANK", "SLURM_PROCID", "NODE_RANK"))
+
+
+def require_writable(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise UserError(
+            f"cannot write the run folder {folder} ({err.strerror or err}); pass hydra.run.dir=<a folder you can write>"
+        ) from err
+
+
+def lock(folder: Path, what: str = "run") -> None:
+    """Hold a lock on the folder itself for the life of this process; another holder means another process is
+    using it. The folder is not changed by taking it (a refused run writes nothing): the holder's pid is
+    noted in .lock only once the folder is claimed (`note_holder`)."""
+    if folder.resolve() in _held_locks:  # this process's own earlier run (the Python API, a sweep's jobs)
+        return
+    handle = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as err:
+        os.close(handle)
+        try:
+            holder = (folder / ".lock").read_text().strip() or "another process"
+        except OSError:
+            holder = "another process"
+        raise UserError(
+            f"the {what} folder {folder} is in use by a {what} that is still going ({holder}); wait for it to end "
+            f"or pass another hydra.{what}.dir"
+        ) from err
+    _held_locks[folder.resolve()] = handle
+
+
+def note_holder(folder: Path) -> None:
+    """Who holds the folder, for the sentence another process gets while this one runs."""
+    write_whole(folder / ".lock", f"pid {os.getpid()}")
+
+
+def _allowed(key: str) -> bool:
+    return any(key == allowed or key.startswith(f"{allowed}.") for allowed in RESUMABLE_CHANGES)
+
+
+def saved_config(folder: Path) -> dict:
+    """The config a run folder's run was started with; a missing or damaged file refuses the resume."""
+    saved = folder / ".hydra" / "config.yaml"
+    try:
+        old = OmegaConf.to_container(OmegaConf.load(saved), resolve=False)
+    except Exception as err:  # missing, a folder, not YAML: the same for the run that would continue
+        raise UserError(
+            f"resume=true cannot continue the run in {folder}: its {saved} cannot be read "
+            f"({type(err).__name__}), so this config cannot be compared with the run's; start a new run"
+        ) from err
+    if not isinstance(old, dict):
+        raise UserError(f"resume=true cannot continue the run in {folder}: its {saved} holds no config mapping")
+    return old
+
+
+def check_owner(folder: Path, task_cfg: dict) -> list[str]:
+    """A folder that holds a run is continued only by resume=true with the same model, data and seed;
+    returns the changed keys of a resume."""
+    held = [marker for marker in RUN_MARKERS if (folder / marker).exists() or (folder / marker).is_symlink()]
+    if not held:
+        return []
+    if not task_cfg.get("resume") or task_cfg.get("task_name") != "train":
+        raise UserError(
+            f"the run folder {folder} already holds a run ({', '.join(held)}); resume=true continues it, "
+            f"or pass another hydra.run.dir"
+        )
+    changes = config_changes(saved_config(folder), task_cfg)
+    refused = [k for k in changes if not _allowed(k)]
+    if refused:
+        shown = "; ".join(f"{k}: {changes[k][0]!r} -> {changes[k][1]!r}" for k in refused[:5])
+        raise UserError(
+            f"resume=true would continue the run in {folder} with another config ({shown}); only "
+            f"how long and where it runs may change (trainer.max_epochs, trainer.devices, ...); "
+            f"start a new run for the rest"
+        )
+    if "metrics.json" in held and not {"trainer.max_epochs", "trainer.max_steps"} & set(changes):
+        raise UserError(
+            f"the run in {folder} is finished, and resume=true only continues a run to train it longer: raise "
+            f"trainer.max_epochs (or trainer.max_steps), or evaluate its checkpoint with evaluate.py"
+        )
+    return list(changes)
+
+
+def claim(folder: Path, task_cfg: dict) -> None:
+    """Take the run folder for this run (see the module's docstring): checks and a lock; nothing is written."""
+    folder = Path(folder)
+    try:
+        require_writable(folder)
+        lock(folder)
+        changes = check_owner(folder, task_cfg)
+    except UserError:
+        raise
+    except Exception as err:  # whatever the folder holds instead of what a run leaves: refuse, never go on
+        raise UserError(
+            f"the run folder {folder} cannot be checked ({type(err).__name__}: {err}); it was left as it is: "
+            f"pass another hydra.run.dir"
+        ) from err
+    if changes:
+        print(f"resuming {folder} with changes: {', '.join(changes)}", flush=True)
+
+
+def record(folder: Path, task_cfg: dict, overrides: list[str], hydra_cfg: dict | None = None) -> None:
+    """Once every check of the run has passed: who holds the folder, its `.hydra/`, and its log from here on."""
+    folder = Path(folder)
+    for stale in glob.glob(str(folder / "checkpoints" / ".*.partial")):  # left by a kill during a save
+        os.remove(stale)
+    note_holder(folder)
+    hydra_dir = folder / ".hydra"
+    write_whole(hydra_dir / "config.yaml", OmegaConf.to_yaml(OmegaConf.create(task_cfg)))
+    write_whole(hydra_dir / "overrides.yaml", OmegaConf.to_yaml(OmegaConf.create(list(overrides))))
+    if hydra_cfg is not None:
+        write_whole(hydra_dir / "hydra.yaml", OmegaConf.to_yaml(OmegaConf.create({"hydra": hydra_cfg})))
+    ClaimedFileHandler.open_in(folder)
+
+
+def _composed(cfg) -> tuple[Path, dict, list[str], dict | None]:
+    """The run folder, the task config, its overrides and Hydra's own config, as Hydra composed them."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from zoo.config import task_config
+
+    hydra_cfg = HydraConfig.get() if HydraConfig.initialized() else None
+    overrides = list(hydra_cfg.overrides.task) if hydra_cfg is not None else []
+    hydra_node = OmegaConf.to_container(hydra_cfg, resolve=False) if hydra_cfg is not None else None
+    return Path(cfg.paths.output_dir), task_config(cfg, resolve=False), overrides, hydra_node
+
+
+def claim_folder(cfg) -> Path:
+    """`claim` the run folder of a composed config (a DDP process other than the first works in the first one's)."""
+    folder, task_cfg, _, _ = _composed(cfg)
+    if not is_launched_rank():
+        claim(folder, task_cfg)
+    return folder
+
+
+def record_folder(cfg) -> None:
+    """`record` the run folder of a composed config, once its run has passed every check."""
+    if not is_launched_rank():
+        record(*_composed(cfg))
+
+
+class ClaimedFileHandler(logging.Handler):
+    """Hydra's file log of a run: lines wait in memory until the run claims its folder, then go to `filename`
+    (appended: a resumed run's log goes on); a run that is refused writes nothing there."""
+
+    _live: weakref.WeakSet = weakref.WeakSet()
+    PENDING = 10_000  # lines kept before the claim, at most
+
+    def __init__(self, filename: str, mode: str = "a", encoding: str | None = None):
+        super().__init__()
+        self.filename, self.mode, self.encoding = str(filename), mode, encoding
+        self.pending: list[logging.LogRecord] = []
+        self.file: logging.FileHandler | None = None
+        ClaimedFileHandler._live.add(self)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.file is not None:
+            self.file.emit(record)
+        elif len(self.pending) < self.PENDING:
+            self.pending.append(record)
+
+    @property
+    def path(self) -> Path | None:
+        return Path(self.filename) if self.file is not None else None
+
+    @classmethod
+    def open_in(cls, folder: Path) -> None:
+        for handler in list(cls._live):
+            if handler.file is None and Path(handler.filename).parent.resolve() == folder.resolve():
+                handler.file = logging.FileHandler(handler.filename, handler.mode, handler.encoding)
+                handler.file.setFormatter(handler.formatter)
+                for record in handler.pending:
+                    handler.file.emit(record)
+                handler.pending.clear()
+
+    @classmethod
+    def log_file(cls) -> Path | None:
+        """The log file of the run this process is in, if it claimed one."""
+        return next((h.path for h in cls._live if h.path is not None), None)
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None  # a closed run's log is no longer this process's
+        super().close()
+
+
+def refuse_slurm_without_slurm(config) -> None:
+    """hydra/launcher=slurm where there is no SLURM, or without -m (Hydra would train here, unasked), is a sentence."""
+    if not str(config.hydra.launcher.get("_target_", "")).endswith("SlurmLauncher"):
+        return
+    if config.hydra.mode != RunMode.MULTIRUN:
+        raise Refusal("hydra/launcher=slurm sends the jobs of a sweep to SLURM: run with -m (on a machine with sbatch)")
+    if shutil.which("sbatch") is None:
+        raise Refusal(
+            "hydra/launcher=slurm needs SLURM's sbatch, which this machine does not have; "
+            "hydra/launcher=submitit_local runs the same jobs here through submitit"
+        )
+
+
+class RunFolderWritable(Callback):
+    """Before Hydra makes a single run's folder: it must be writable (the claim, in the run, does the rest)."""
+
+    def on_run_start(self, config, **kwargs) -> None:
+        if is_launched_rank():
+            return
+        refuse_slurm_without_slurm(config)
+        try:
+            require_writable(Path(config.hydra.run.dir))
+        except UserError as err:
+            raise Refusal(str(err)) from err
+        except Exception as err:
+            folder = config.hydra.run.dir
+            raise Refusal(f"the run folder {folder} cannot be checked ({type(err).__name__}: {err})") from err
+
+
+def internal_error(err: BaseException) -> InternalError:
+    """A fault of the zoo: its traceback goes to this run's log (or a temporary file); returns the one line."""
+    import traceback
+
+    log = ClaimedFileHandler.log_file()
+    text = "".join(traceback.format_exception(type(err), err, err.__traceback__))
+    try:
+        if log is None:
+            handle, name = tempfile.mkstemp(prefix="zoo-internal-error-", suffix=".log")
+            os.close(handle)
+            log = Path(name)
+        with open(log, "a") as file:
+            file.write(f"internal error, traceback:\n{text}")
+    except OSError:
+        log = Path("(nowhere: the log could not be written; set HYDRA_FULL_ERROR=1 to see it here)")
+    first = (str(err).strip().splitlines() or [""])[0][:200]
+    return InternalError(
+        f"{type(err).__name__}: {first} (a fault of the zoo, not of what was asked; please report it with the "
+        f"traceback in {log})"
+    )

@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: help install train evaluate test test-slow bench quality clean list sections section-perceptron section-backprop \
+.PHONY: help install train evaluate test test-slow bench quality results docs clean list sections section-perceptron section-backprop \
 	section-gd section-cnn section-resnet section-rnn section-generative section-beyond
 SCALE ?= default
 
@@ -48,6 +48,12 @@ bench: $(STAMP)  ## shared trainer vs hand-written loops: MLP, CNN, RealNVP, LST
 
 quality: $(STAMP)  ## defaults vs plain scripts on real data: make quality ARGS="--wikitext-dev ../shared/data/wikitext-2"
 	$(PY) benchmarks/quality.py $(ARGS)
+
+results: $(STAMP)  ## measure the documented figures again, each to its record: make results [ONLY=name] (--list names them)
+	$(PY) benchmarks/results.py $(ONLY)
+
+docs: $(STAMP)  ## render README's tables, docs/ and the model cards from the records
+	$(PY) benchmarks/render_docs.py
 
 sections: $(STAMP)  ## every lecture section; writes reports/<section>.md and reports/index.md
 	$(PY) -m sections all --scale $(SCALE)

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from common import command_line
 
+from zoo import records
 from zoo.build import build_datamodule, build_model
 from zoo.config import compose
 
@@ -116,6 +117,13 @@ def main() -> None:
     for label, runs in seconds.items():
         s = statistics.median(runs)
         print(f"{label:36s} {s:8.2f} {s / hand:6.2f} {(s - hand) / steps * 1000:18.3f}")
+    records.write("bench_lightning_floor", {
+        "what": f"Lightning alone against a hand-written loop, {steps} training steps, no validation or checkpoints",
+        "command": "python benchmarks/lightning_floor.py " + " ".join(args.overrides), "device": device,
+        "repeats": args.repeats,
+        "variants": {label: {"ratio": statistics.median(runs) / hand, "seconds": statistics.median(runs),
+                             "hand_seconds": hand} for label, runs in seconds.items()},
+    })  # fmt: skip
 
 
 if __name__ == "__main__":

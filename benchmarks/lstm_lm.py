@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from common import command_line
 
+from zoo import records
 from zoo.build import build_datamodule, build_model
 from zoo.config import compose
 from zoo.learners.language_model import detach
@@ -125,6 +126,13 @@ def main() -> None:
     print(f"{'hand-written loop':18s} {tokens / hand_s:10.0f} {hand_ppl:9.3f}")
     print(f"{'shared trainer':18s} {tokens / zoo_s:10.0f} {zoo_ppl:9.3f}")
     print(f"time ratio (shared / hand): {ratio:.2f}")
+    records.write(f"bench_lstm_lm_{args.size}", {
+        "what": f"LSTM LM 2x{width}: the shared trainer against a hand-written loop (median of paired runs)",
+        "command": "python benchmarks/lstm_lm.py " + " ".join([f"--size {args.size}", *args.overrides]),
+        "device": device, "repeats": args.repeats,
+        "variants": {"shared trainer": {"ratio": ratio, "seconds": zoo_s, "hand_seconds": hand_s, "metric": zoo_ppl}},
+        "hand_metric": hand_ppl, "metric": "test/ppl",
+    })  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from common import ROOT, command_line
 
 from datamodules.base import TensorSplit
+from zoo import records
 from zoo.build import build_datamodule, build_model
 from zoo.config import compose
 from zoo.run import train
@@ -128,10 +129,22 @@ def main() -> None:
     for label, runs in ratios.items():
         ratio, seconds, hand_seconds = statistics.median(runs)
         print(f"{label:36s} {seconds:7.2f} {hand_seconds:7.2f} {ratio:6.2f} {accuracy[label]:9.4f}")
+    imported = import_seconds()
     print(
-        f"fixed costs (checkpoints only): import {import_seconds():.2f} s, train() to first step "
+        f"fixed costs (checkpoints only): import {imported:.2f} s, train() to first step "
         f"{statistics.median(startup):.2f} s, {statistics.median(overhead_ms):+.3f} ms per training step"
     )
+    name = f"{cfg.model._target_.rsplit('.', 1)[-1]}_{cfg.data._target_.rsplit('.', 1)[-1]}".lower()
+    records.write(f"bench_overhead_{name}", {
+        "what": "the shared trainer against a hand-written loop doing the same work (median of paired runs)",
+        "command": "python benchmarks/overhead.py " + " ".join(args.overrides), "device": device,
+        "repeats": args.repeats, "metric": metric,
+        "variants": {label: dict(zip(("ratio", "seconds", "hand_seconds"), statistics.median(runs)))
+                     | {"metric": accuracy[label]} for label, runs in ratios.items()},
+        "hand_metric": accuracy["hand-written loop"],
+        "fixed_costs": {"import_seconds": imported, "seconds_to_first_step": statistics.median(startup),
+                        "ms_per_step": statistics.median(overhead_ms)},
+    })  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -32,9 +32,9 @@ from common import ROOT
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-import records
 from reference import char_lm, cifar_resnet, mnist_cnn, word_lm
 
+from zoo import records
 from zoo.config import compose
 from zoo.run import train
 
@@ -93,24 +93,30 @@ def run_entry(label: str, command: str, metrics: dict, seed) -> dict:
     return {"label": label, "command": command, "seeds": [seed], "metrics": metrics}
 
 
-def word(source: Path, epochs: int, extra: list[str]) -> None:
+def word(source: Path, epochs: int, candidates: list[str]) -> None:
+    """The zoo (its default, and each candidate: a string of overrides) and both references, on both corpora."""
     runs = []
     for corpus, quarter in (("the WikiText-2 development split", False), ("its first quarter", True)):
         root = wikitext_dev(source, Path(tempfile.mkdtemp()), quarter)
-        overrides = ["model=lstm_lm", "data=wikitext2", f"data.root={root}", f"trainer.max_epochs={epochs}",
-                     "callbacks.early_stopping=null", *extra]  # fmt: skip
-        zoo = zoo_run(overrides)
-        metrics = {k: zoo[k] for k in ("test/ppl", "val/ppl", "fit_seconds")}
-        runs.append(run_entry(f"zoo lstm_lm, {corpus}", "python train.py " + " ".join(overrides), metrics, 12345))
+        references = {}
         for init in ("examples", "torch"):
             ref = word_lm.train(root / "wikitext-2", epochs, "LSTM", init=init)
-            label = f"reference ({init} initialisation), {corpus}"
-            runs.append(run_entry(label, f"benchmarks/reference/word_lm.py --epochs {epochs} --init {init}",
-                                  {"test/ppl": ref["test_ppl"], "val/ppl": ref["val_ppl"],
-                                   "fit_seconds": ref["seconds"]}, 1111))  # fmt: skip
-            row(f"lstm_lm, {corpus} ({init})", zoo["test/ppl"], ref["test_ppl"], zoo["fit_seconds"], ref["seconds"],
-                "ppl")  # fmt: skip
-    records.write("quality_word", {"what": f"word-level LSTM, {epochs} epochs", "runs": runs})
+            references[init] = ref
+            measured = {"test/ppl": ref["test_ppl"], "val/ppl": ref["val_ppl"], "fit_seconds": ref["seconds"]}
+            command = f"benchmarks/reference/word_lm.py --epochs {epochs} --init {init}"
+            runs.append(run_entry(f"reference ({init} initialisation), {corpus}", command, measured, 1111))
+        for candidate in candidates or [""]:
+            extra = candidate.split()
+            overrides = ["model=lstm_lm", "data=wikitext2", f"data.root={root}", f"trainer.max_epochs={epochs}",
+                         "callbacks.early_stopping=null", *extra]  # fmt: skip
+            zoo = zoo_run(overrides)
+            metrics = {k: zoo[k] for k in ("test/ppl", "val/ppl", "fit_seconds")}
+            label = f"zoo lstm_lm{', ' + candidate if candidate else ' (its default)'}, {corpus}"
+            runs.append(run_entry(label, "python train.py " + " ".join(overrides), metrics, 12345))
+            for init, ref in references.items():
+                row(f"{candidate or 'default'}, {corpus[:20]} vs {init}", zoo["test/ppl"], ref["test_ppl"],
+                    zoo["fit_seconds"], ref["seconds"], "ppl")  # fmt: skip
+    records.write("quality_word", {"what": f"word-level LSTM (2x200), {epochs} epochs", "runs": runs})
 
 
 def resnet(npz: Path, epochs: int, seeds: int, extra: list[str]) -> None:
@@ -176,9 +182,11 @@ if __name__ == "__main__":
     parser.add_argument("--mnist-train", type=int, default=8000)
     parser.add_argument("--mnist-epochs", type=int, default=5)
     parser.add_argument("--zoo", nargs="*", default=[], help="overrides for the zoo's side (a candidate default)")
+    parser.add_argument("--candidates", nargs="*", default=[], help="word: zoo settings to compare, each a string of "
+                        "overrides ('' is the default)")  # fmt: skip
     args = parser.parse_args()
     if args.what == "word":
-        word(args.wikitext_dev, args.epochs or 6, args.zoo)
+        word(args.wikitext_dev, args.epochs or 6, args.candidates or [" ".join(args.zoo)])
     elif args.what == "resnet":
         resnet(args.cifar_dev, args.epochs or 15, args.seeds, args.zoo)
     elif args.what == "char":

@@ -249,7 +249,8 @@ class BundledTableDataModule(TableDataModule):
 
         loaded = getattr(sklearn.datasets, f"load_{self.dataset}")()
         data = loaded.data
-        names = list(getattr(loaded, "feature_names", None) or [f"x{i}" for i in range(data.shape[1])])
+        named = getattr(loaded, "feature_names", None)  # a list for some tables, an array for others
+        names = [str(n) for n in named] if named is not None else [f"x{i}" for i in range(data.shape[1])]
         features = {name: [repr(float(v)) for v in data[:, i]] for i, name in enumerate(names)}
         target = loaded.target
         names_of = getattr(loaded, "target_names", None)

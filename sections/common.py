@@ -69,7 +69,7 @@ class Report:
         self.lines += [*lines, ""]
 
     def table(self, header: list[str], rows: list[list]) -> None:
-        from zoo.compare import markdown
+        from zoo.tables import markdown
 
         self.lines += [*markdown(header, rows).splitlines(), ""]
 
@@ -84,7 +84,12 @@ class Report:
         self.lines += [f"![{caption}]({self.name}/{target.name})", f"*{caption}*", ""]
 
     def verdict(self, claim: str, holds: bool, numbers: str) -> None:
-        self.verdicts.append(f"- **{claim}**: {'holds' if holds else 'does not hold here'} ({numbers})")
+        """Only the default and paper scales decide a claim: a smoke run is too short to tell either way."""
+        if self.scale == "smoke":
+            said = "the smoke scale cannot decide this claim, `SCALE=default` does"
+        else:
+            said = "holds" if holds else "does not hold here"
+        self.verdicts.append(f"- **{claim}**: {said} ({numbers})")
 
     def write(self) -> Path:
         seconds = time.perf_counter() - self.start

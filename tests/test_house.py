@@ -223,12 +223,13 @@ PACKAGES = ("zoo", "datamodules", "sections", "hydra_plugins", "train", "evaluat
 LAYERS = {
     "entry points and sections": ["train", "evaluate", "zoo", "zoo.cli", "zoo.__main__", "zoo.compare", "sections",
                                   "hydra_plugins"],
-    "run and api": ["zoo.run", "zoo.api", "zoo.build", "zoo.catalog"],
+    "run and api": ["zoo.run", "zoo.api", "zoo.build", "zoo.catalog", "zoo.cards"],
     "learners": ["zoo.learners"],
     "metrics": ["zoo.metrics"],
     "nets and datamodules": ["zoo.nets", "datamodules"],
     "ground": ["zoo.errors", "zoo.files", "zoo.ranges", "zoo.options", "zoo.config", "zoo.checkpoint", "zoo.run_folder",
-               "zoo.sweep", "zoo.signals", "zoo.callbacks", "zoo.loggers", "zoo.plots", "zoo.search", "zoo.way_out"],
+               "zoo.sweep", "zoo.signals", "zoo.callbacks", "zoo.loggers", "zoo.plots", "zoo.search", "zoo.way_out",
+               "zoo.records", "zoo.tables"],
 }  # fmt: skip
 
 

@@ -211,3 +211,10 @@ def test_the_bundled_tables_train_and_a_regression_beats_the_least_squares_line(
     assert diabetes["test/r2"] >= line.score(*splits["test"]) - 1e-9, (diabetes["test/r2"], line.score(*splits["test"]))
     with pytest.raises(UserError, match="model gan learns from .* but data=iris holds rows; pick"):
         prepare(compose("train", [*FAST, "model=gan", "data=iris"], tmp_path / "g"))
+
+
+@pytest.mark.parametrize("data", ["iris", "wine", "breast_cancer", "diabetes"])
+def test_every_bundled_table_trains_and_tests(data, tmp_path):
+    metrics = train(compose("train", [*FAST, "model=mlp", f"data={data}"], tmp_path))
+    figure = metrics["test/r2"] if data == "diabetes" else metrics["test/acc"]
+    assert figure == figure and figure <= 1.0  # measured (not NaN) and a valid R² or accuracy

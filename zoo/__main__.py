@@ -1,6 +1,6 @@
 """python -m zoo <command> [arguments]: the console commands without their zoo- prefix.
 
-python -m zoo list | train ... | evaluate ... | section NAME | compare FOLDER ...
+python -m zoo list | card MODEL | train ... | evaluate ... | section NAME | compare FOLDER ...
 """
 
 import sys
@@ -9,6 +9,7 @@ from zoo import cli
 
 COMMANDS = {
     "list": cli.list_command,
+    "card": cli.card_command,
     "train": cli.train_command,
     "evaluate": cli.evaluate_command,
     "section": cli.section_command,

@@ -1,9 +1,9 @@
 """From a composed config to the objects of a run: every option checked, then the data and the learner.
 
-The model config is flat: `_target_` names the network, `learner` the Learner class, and each other key
-goes to whichever of the two constructors takes it (the learner first). The data's description sizes
-the network through the learner (Learner.net_sizes), so nobody sets channel counts or vocabulary sizes
-by hand. A checkpoint's stored config is built the same way and checked by the same rules.
+The model config is flat: `_target_` names the network, `learner` the Learner class, `about` holds the facts
+of its card, and each other key goes to whichever of the two constructors takes it (the learner first). The
+data's description sizes the network through the learner (Learner.net_sizes), so nobody sets channel
+counts or vocabulary sizes by hand. A checkpoint's stored config is built the same way and checked by the same rules.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def check_model(values: dict, prefix: str = "model") -> None:
     if not isinstance(values.get("_target_"), str):
         raise UserError(f"{prefix}._target_ must name the network's class, e.g. zoo.nets.mlp.MLP")
     owners = [learner_class(values.get("learner")), target(prefix, values["_target_"])]
-    check_node(prefix, values, owners, skip=("learner", "net", "data"))
+    check_node(prefix, values, owners, skip=("learner", "net", "data", "about"))
 
 
 def check_config(cfg: DictConfig, entry) -> dict:
@@ -89,6 +89,7 @@ def build_model(model_cfg, data: DataDescription, names: tuple[str | None, str |
     `names` are the model and data presets, for the sentence that says a pair cannot work.
     """
     cfg = plain(model_cfg)
+    cfg.pop("about", None)  # the card's facts (slide, papers), for no constructor
     cls = learner_class(cfg.pop("learner", None)).learner_for(data)
     net_cls = target("model", cfg["_target_"])
     model_name, data_name = names[0] or net_cls.__name__, names[1] or "the data given"

@@ -126,6 +126,17 @@ def list_command(argv: list[str] | None = None) -> None:
         Console().print(table)
 
 
+def card_command(argv: list[str] | None = None) -> None:
+    """zoo-card MODEL: the model's card (docs/models/MODEL.md): its slide, data, recipes, papers and figures."""
+    argv = sys.argv[1:] if argv is None else argv
+    with way_out():
+        if len(argv) != 1:
+            raise UserError("name one model: zoo-card <model> (`python -m zoo list` names them)")
+        from zoo.cards import card
+
+        print(card(argv[0]), end="")
+
+
 def section_command(argv: list[str] | None = None) -> None:
     """zoo-section NAME [--scale smoke|default|paper]: one lecture section's report (NAME=all: every one)."""
     from sections.__main__ import main

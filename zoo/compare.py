@@ -20,6 +20,7 @@ from omegaconf import OmegaConf
 
 from zoo.errors import UserError
 from zoo.files import write_whole
+from zoo.tables import markdown
 
 
 def _job_order(parts: tuple[str, ...]) -> list[tuple]:
@@ -102,12 +103,6 @@ def common_folder(runs: list[Path]) -> Path:
             break
         common.append(column[0])
     return Path(*common)
-
-
-def markdown(header: list[str], rows: list[list]) -> str:
-    show = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)  # noqa: E731
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(show(v) for v in row) + " |" for row in rows]) + "\n"
 
 
 def sort_key(value, descending: bool) -> tuple:

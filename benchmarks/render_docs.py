@@ -1,0 +1,179 @@
+"""`make docs`: README's measured tables, docs/benchmarks.md and every model card, rendered from the records.
+
+A generated part of a page lies between `<!-- generated:NAME -->` and `<!-- /generated:NAME -->`; this script
+rewrites exactly those parts (and docs/models/ whole) and nothing else. `--check` writes nothing and fails
+when a page differs from what the records render (tests/test_docs.py runs it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import re
+import sys
+from pathlib import Path
+
+from common import ROOT
+
+from zoo import records
+from zoo.cards import band_text, card, figure, provenance, runs_table
+from zoo.catalog import list_models
+from zoo.config import compose
+from zoo.tables import markdown
+
+BLOCK = re.compile(r"(<!-- generated:(?P<name>[a-z_]+) -->\n)(?P<body>.*?)(<!-- /generated:(?P=name) -->)", re.S)
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+GALLERY = ROOT / "docs" / "gallery"
+
+
+@functools.cache
+def models() -> dict:
+    return list_models()
+
+
+@functools.cache
+def about(model: str) -> dict:
+    return dict(compose("train", [f"model={model}"]).model["about"])
+
+
+def optional(name: str) -> dict | None:
+    return records.read(name) if name in records.names() else None
+
+
+def models_table() -> str:
+    rows = []
+    for model in models():
+        facts = about(model)
+        default = optional(f"default_{model}")
+        if default and facts["metric"] in default["band"]:
+            shown = f"{facts['metric']} {band_text(default['band'][facts['metric']])}"
+        else:
+            shown = f"not measured yet (`make results ONLY=default_{model}`)"
+        rows.append([f"[`{model}`](docs/models/{model}.md)", facts["slide"], f"`data={facts['data']}`", shown])
+    return markdown(["model (card)", "lecture slide", "its data", "CPU default, seeds 1-3"], rows)
+
+
+def gallery() -> str:
+    pictures = sorted(GALLERY.glob("*.png"))
+    if not pictures:
+        return "No pictures yet: `make results` draws them (one default run per model).\n"
+    cells = [f"![{p.stem}](docs/gallery/{p.name})<br>`{p.stem}`" for p in pictures]
+    rows = [cells[i : i + 4] + [""] * (4 - len(cells[i : i + 4])) for i in range(0, len(cells), 4)]
+    return markdown([""] * 4, rows)
+
+
+def sections_table() -> str:
+    rows = []
+    for line in (ROOT / "Makefile").read_text().splitlines():
+        found = re.match(r"^section-([a-z]+):.*## (.*)$", line)
+        if found:
+            name, shows = found.groups()
+            rows.append([f"`make section-{name}`", shows, f"[`sections/{name}.py`](sections/{name}.py)"])
+    return markdown(["command", "what its report shows", "code"], rows)
+
+
+def variants_table(record: dict) -> list[str]:
+    """A paired-runs benchmark: each variant's median ratio to the hand-written loop, and its seconds."""
+    rows = [[label, figure(v["ratio"]), figure(v["seconds"]), figure(v["hand_seconds"]),
+             figure(v["metric"]) if records.numeric(v.get("metric")) else ""]
+            for label, v in record["variants"].items()]  # fmt: skip
+    header = ["variant", "time ratio to the hand loop", "seconds", "hand loop seconds", record.get("metric", "")]
+    return [f"`{record['command'].strip()}`, {record.get('device', '')}, median of {record['repeats']}:", "",
+            *markdown(header, rows).splitlines()]  # fmt: skip
+
+
+def record_block(name: str, metrics: list[str] | None = None) -> str:
+    record = optional(name)
+    if record is None:
+        return f"Not measured yet: `make results ONLY={name}`.\n"
+    if "variants" in record:
+        body = variants_table(record)
+    elif "verdicts" in record:
+        body = [*record["verdicts"], "", f"The section took {figure(record['seconds'])} s."]
+    else:
+        body = runs_table(record["runs"], metrics)
+    return "\n".join([f"{record['what']}; {provenance(record)}.", "", *body]) + "\n"
+
+
+def section_verdicts() -> str:
+    names = re.findall(r"^section-([a-z]+):", (ROOT / "Makefile").read_text(), re.M)
+    return "\n".join(f"### `make section-{n}`\n\n{record_block(f'section_{n}')}" for n in names)
+
+
+def band_test_time() -> str:
+    """What the slow band test costs: one CPU-default run per measured model (its first seed's fit)."""
+    measured = [optional(f"default_{m}") for m in models()]
+    seconds = sum(r["runs"][0]["metrics"]["fit_seconds"] for r in measured if r)
+    count = sum(1 for r in measured if r)
+    return (f"The slow band test reruns the first seed of the {count} measured CPU defaults: about "
+            f"{seconds / 60:.0f} min of fitting on the records' machines.\n")  # fmt: skip
+
+
+def suite_time() -> str:
+    record = optional("suite")
+    if record is None:
+        return "Not measured yet: `make results ONLY=suite`.\n"
+    run = record["runs"][0]["metrics"]
+    return (f"`make test` from a fresh clone (installing included): {figure(run['seconds'] / 60)} min, "
+            f"{int(run['passed'])} tests passed; {provenance(record)}.\n")  # fmt: skip
+
+
+def all_records() -> str:
+    lines = []
+    for name in records.names():
+        if name == "smoke" or name.startswith(("default_", "section_")):
+            continue
+        lines += [f"### `{name}`", "", *record_block(name).splitlines(), ""]
+    lines += [
+        "The CPU defaults and smoke figures are on each model's card (docs/models/), the sections' "
+        "verdicts on the sections page (sections.md).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+BLOCKS = {
+    "models": models_table,
+    "gallery": gallery,
+    "sections": sections_table,
+    "real_data": lambda: record_block("quality_resnet") + "\n" + record_block("quality_word"),
+    "tables": lambda: record_block("tables"),
+    "bands": band_test_time,
+    "suite": suite_time,
+    "records": all_records,
+    "section_verdicts": section_verdicts,
+}
+
+
+def rendered(text: str) -> str:
+    def fill(found: re.Match) -> str:
+        name = found["name"]
+        if name not in BLOCKS:
+            raise SystemExit(f"unknown generated block {name!r}; known: {', '.join(BLOCKS)}")
+        return f"{found[1]}{BLOCKS[name]().rstrip()}\n{found[4]}"
+
+    return BLOCK.sub(fill, text)
+
+
+def pages() -> dict[Path, str]:
+    """Every generated page as the records render it now."""
+    out = {path: rendered(path.read_text()) for path in PAGES}
+    for model in models():
+        out[ROOT / "docs" / "models" / f"{model}.md"] = card(model, models())
+    return out
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="write nothing; fail when a page is out of date")
+    args = parser.parse_args()
+    stale = []
+    for path, text in pages().items():
+        if not path.is_file() or path.read_text() != text:
+            stale.append(path.relative_to(ROOT))
+            if not args.check:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text)
+    if args.check and stale:
+        sys.exit(f"out of date (run `make docs`): {', '.join(map(str, stale))}")
+    print(f"{'stale' if args.check else 'rewrote'}: {', '.join(map(str, stale)) or 'nothing'}")

@@ -114,7 +114,7 @@ def suite_time() -> str:
     if record is None:
         return "Not measured yet: `make results ONLY=suite`.\n"
     run = record["runs"][0]["metrics"]
-    return (f"`make test` from a fresh clone (installing included): {figure(run['seconds'] / 60)} min, "
+    return (f"`make test` from a fresh clone (installing included): {run['seconds'] / 60:.1f} min, "
             f"{int(run['passed'])} tests passed; {provenance(record)}.\n")  # fmt: skip
 
 

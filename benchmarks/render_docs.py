@@ -15,15 +15,14 @@ from pathlib import Path
 
 from common import ROOT
 
+from sections.__main__ import SECTIONS
 from zoo import records
-from zoo.cards import band_text, card, figure, provenance, runs_table
+from zoo.cards import GALLERY, band_text, card, figure, provenance, runs_table
 from zoo.catalog import list_models
-from zoo.config import compose
 from zoo.tables import markdown
 
 BLOCK = re.compile(r"(<!-- generated:(?P<name>[a-z_]+) -->\n)(?P<body>.*?)(<!-- /generated:(?P=name) -->)", re.S)
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-GALLERY = ROOT / "docs" / "gallery"
 
 
 @functools.cache
@@ -31,20 +30,11 @@ def models() -> dict:
     return list_models()
 
 
-@functools.cache
-def about(model: str) -> dict:
-    return dict(compose("train", [f"model={model}"]).model["about"])
-
-
-def optional(name: str) -> dict | None:
-    return records.read(name) if name in records.names() else None
-
-
 def models_table() -> str:
     rows = []
     for model in models():
-        facts = about(model)
-        default = optional(f"default_{model}")
+        facts = models()[model].about
+        default = records.measured(f"default_{model}")
         if default and facts["metric"] in default["band"]:
             shown = f"{facts['metric']} {band_text(default['band'][facts['metric']])}"
         else:
@@ -54,7 +44,7 @@ def models_table() -> str:
 
 
 def gallery() -> str:
-    pictures = sorted(GALLERY.glob("*.png"))
+    pictures = sorted((ROOT / GALLERY).glob("*.png"))
     if not pictures:
         return "No pictures yet: `make results` draws them (one default run per model).\n"
     cells = [f"![{p.stem}](docs/gallery/{p.name})<br>`{p.stem}`" for p in pictures]
@@ -83,7 +73,7 @@ def variants_table(record: dict) -> list[str]:
 
 
 def record_block(name: str, metrics: list[str] | None = None) -> str:
-    record = optional(name)
+    record = records.measured(name)
     if record is None:
         return f"Not measured yet: `make results ONLY={name}`.\n"
     if "variants" in record:
@@ -96,13 +86,12 @@ def record_block(name: str, metrics: list[str] | None = None) -> str:
 
 
 def section_verdicts() -> str:
-    names = re.findall(r"^section-([a-z]+):", (ROOT / "Makefile").read_text(), re.M)
-    return "\n".join(f"### `make section-{n}`\n\n{record_block(f'section_{n}')}" for n in names)
+    return "\n".join(f"### `make section-{n}`\n\n{record_block(f'section_{n}')}" for n in SECTIONS)
 
 
 def band_test_time() -> str:
     """What the slow band test costs: one CPU-default run per measured model (its first seed's fit)."""
-    measured = [optional(f"default_{m}") for m in models()]
+    measured = [records.measured(f"default_{m}") for m in models()]
     seconds = sum(r["runs"][0]["metrics"]["fit_seconds"] for r in measured if r)
     count = sum(1 for r in measured if r)
     return (f"The slow band test reruns the first seed of the {count} measured CPU defaults: about "
@@ -110,7 +99,7 @@ def band_test_time() -> str:
 
 
 def suite_time() -> str:
-    record = optional("suite")
+    record = records.measured("suite")
     if record is None:
         return "Not measured yet: `make results ONLY=suite`.\n"
     run = record["runs"][0]["metrics"]

@@ -31,6 +31,7 @@ from common import ROOT
 
 from sections.__main__ import SECTIONS
 from zoo import records
+from zoo.catalog import list_models
 from zoo.config import compose, presets
 from zoo.run import train
 
@@ -46,7 +47,7 @@ PICTURES = ("decision_boundary", "samples", "segmentation", "detections", "capti
 
 @functools.cache
 def about(model: str) -> dict:
-    return dict(compose("train", [f"model={model}"]).model["about"])
+    return list_models()[model].about
 
 
 def pair(model: str) -> list[str]:

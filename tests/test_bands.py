@@ -9,16 +9,13 @@ from __future__ import annotations
 import pytest
 
 from zoo import records
+from zoo.catalog import list_models
 from zoo.config import compose
 from zoo.run import train
 
 QUIET = ["trainer=cpu", "callbacks.progress_bar=null", "extras.print_config=false"]
 CHEAP = ["perceptron", "mlp", "cnn", "resnet", "plainnet", "realnvp", "gan", "dcgan"]  # under a second each
 DEFAULTS = [name.removeprefix("default_") for name in records.names() if name.startswith("default_")]
-
-
-def metric_of(model: str) -> str:
-    return compose("train", [f"model={model}"]).model["about"]["metric"]
 
 
 def first_run(record: dict, model: str) -> dict:
@@ -30,10 +27,15 @@ def measured_again(run: dict, tmp_path) -> dict:
     return train(compose("train", [*QUIET, *overrides], tmp_path))
 
 
+@pytest.fixture(scope="module")
+def models():
+    return list_models()
+
+
 @pytest.mark.parametrize("model", CHEAP)
-def test_a_smoke_figure_stays_in_its_band(model, tmp_path):
+def test_a_smoke_figure_stays_in_its_band(model, models, tmp_path):
     smoke = records.read("smoke")
-    metric = metric_of(model)
+    metric = models[model].about["metric"]
     value = measured_again(first_run(smoke, model), tmp_path)[metric]
     assert records.within(smoke["bands"][model][metric], value), (model, metric, value, smoke["bands"][model][metric])
 

@@ -87,10 +87,9 @@ def test_a_card_on_the_command_line_is_its_page(capsys):
 
 def test_every_paper_figure_names_its_source_and_preset():
     from zoo.catalog import list_models
-    from zoo.config import compose
 
-    for model in list_models():
-        about = compose("train", [f"model={model}"]).model["about"]
+    for model, entry in list_models().items():
+        about = entry.about
         assert about["slide"] and about["what"] and about["data"] and about["metric"].startswith("test/")
         for paper in about.get("papers") or []:
             assert paper["claim"] and paper["source"] and paper["preset"], (model, paper)

@@ -13,8 +13,9 @@ from pathlib import Path
 
 from zoo import records
 from zoo.catalog import list_models
-from zoo.config import CONFIG_DIR, compose
+from zoo.config import CONFIG_DIR
 from zoo.errors import UserError
+from zoo.tables import markdown
 
 GALLERY = Path("docs") / "gallery"  # relative to the project root, as the docs link it
 SEED = re.compile(r"\s(--)?seed[= ]\d+")
@@ -32,11 +33,6 @@ def band_text(band: dict) -> str:
     return f"{figure(band['mean'])} ± {band['spread']:.2g} ({band['n']} seeds)"
 
 
-def measured(name: str) -> dict | None:
-    """The record, or None where it has not been measured; a damaged one is still a sentence."""
-    return records.read(name) if name in records.names() else None
-
-
 def provenance(record: dict) -> str:
     return f"`{record['name']}` record, {records.when_and_where(record)}"
 
@@ -52,8 +48,6 @@ def grouped(runs: list[dict]) -> list[tuple[str, str, dict]]:
 
 def runs_table(runs: list[dict], metrics: list[str] | None = None) -> list[str]:
     """A Markdown table of grouped runs: what ran and each metric as mean ± spread over its seeds."""
-    from zoo.tables import markdown
-
     rows = grouped(runs)
     shown = metrics or sorted({m for _, _, bands in rows for m in bands if m.startswith(("test/", "linear_"))})
     shown = [*shown, "fit_seconds"]
@@ -86,11 +80,11 @@ def card(model: str, models: dict | None = None) -> str:
     if model not in models:
         raise UserError(f"no model {model!r}; `python -m zoo list` names them: {', '.join(models)}")
     entry = models[model]
-    about = dict(compose("train", [f"model={model}"]).model["about"])
+    about = entry.about
     data, metric = about["data"], about["metric"]
     lines = [f"# `{model}`: {about['what']}", "", f'Lecture slide: "{about["slide"]}".', ""]
     lines += [f"- network: `{entry.network}` (zoo/nets/), learner: `{entry.learner}`"]
-    default = measured(f"default_{model}")
+    default = records.measured(f"default_{model}")
     if default and "n_params" in default["band"]:
         lines += [f"- parameters on `data={data}`: {int(default['band']['n_params']['mean']):,}"]
     lines += [f"- learns from: {', '.join(f'`data={d}`' for d in entry.data)}"]
@@ -98,7 +92,7 @@ def card(model: str, models: dict | None = None) -> str:
     lines += [f"- recipes: {', '.join(f'`{r}`' for r in shown)}" if shown else "- recipes: none (its defaults)"]
     lines += ["", "## The zoo's figures", ""]
     command = f"python train.py model={model} data={data}"
-    smoke = measured("smoke")
+    smoke = records.measured("smoke")
     if smoke and model in smoke["bands"] and metric in smoke["bands"][model]:
         lines += [f"- smoke (`{command} {' '.join(smoke['overrides'])}`): {metric} "
                   f"{band_text(smoke['bands'][model][metric])}; {provenance(smoke)}"]  # fmt: skip

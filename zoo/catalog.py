@@ -24,6 +24,7 @@ class ModelEntry:
     learner: str
     data_kinds: tuple[str, ...]
     data: tuple[str, ...]  # the data presets of those kinds
+    about: dict  # the card's facts: slide, what, the data and metric of its CPU default, papers
 
 
 def data_kind(name: str) -> str:
@@ -48,7 +49,12 @@ def list_models() -> dict[str, ModelEntry]:
         net_kinds = getattr(hydra.utils.get_object(cfg["_target_"]), "data_kinds", None)
         usable = tuple(k for k in learner_class(cfg.learner).data_kinds if net_kinds is None or k in net_kinds)
         entries[name] = ModelEntry(
-            name, cfg["_target_"], cfg.learner, usable, tuple(d for d, kind in kinds.items() if kind in usable)
+            name,
+            cfg["_target_"],
+            cfg.learner,
+            usable,
+            tuple(d for d, kind in kinds.items() if kind in usable),
+            dict(cfg.get("about") or {}),
         )
     return entries
 

@@ -132,6 +132,11 @@ def read(name: str) -> dict:
     return record
 
 
+def measured(name: str) -> dict | None:
+    """The record, or None where it has not been measured; a damaged one is still a sentence."""
+    return read(name) if name in names() else None
+
+
 def names() -> list[str]:
     return sorted(path.stem for path in RESULTS.glob("*.json"))
 

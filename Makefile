@@ -6,8 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: help install train evaluate test test-slow bench quality results docs clean list sections section-perceptron section-backprop \
-	section-gd section-cnn section-resnet section-rnn section-generative section-beyond
+.PHONY: help install train evaluate test test-slow bench quality results docs clean list sections section-list
 SCALE ?= default
 
 help:  ## this list: every target and what it does
@@ -58,29 +57,11 @@ docs: $(STAMP)  ## render README's tables, docs/ and the model cards from the re
 sections: $(STAMP)  ## every lecture section; writes reports/<section>.md and reports/index.md
 	$(PY) -m sections all --scale $(SCALE)
 
-section-perceptron: $(STAMP)  ## activations, perceptron vs MLP boundaries, universal approximation
-	$(PY) -m sections perceptron --scale $(SCALE)
+section-list: $(STAMP)  ## the lecture sections, each `make section-<name>` [SCALE=smoke|default|paper]
+	@$(PY) -m sections --list
 
-section-backprop: $(STAMP)  ## BP1-BP4 from scratch vs autograd; gradient descent with them
-	$(PY) -m sections backprop --scale $(SCALE)
-
-section-gd: $(STAMP)  ## full-batch GD vs SGD vs mini-batch: loss against epochs and seconds
-	$(PY) -m sections gd --scale $(SCALE)
-
-section-cnn: $(STAMP)  ## the slides' conv/pool examples, X filters, CNN vs fully connected, learned filters
-	$(PY) -m sections cnn --scale $(SCALE)
-
-section-resnet: $(STAMP)  ## plain vs residual nets at depth 20 and 56; ResNet vs ODENet
-	$(PY) -m sections resnet --scale $(SCALE)
-
-section-rnn: $(STAMP)  ## RNN/IRNN/LSTM/GRU memory over distance; vanishing, exploding, clipped gradients
-	$(PY) -m sections rnn --scale $(SCALE)
-
-section-generative: $(STAMP)  ## GAN on the ring, DCGAN digits, RealNVP moons/digits, outlier AUROC
-	$(PY) -m sections generative --scale $(SCALE)
-
-section-beyond: $(STAMP)  ## autoencoder code vs PCA, segmentation, detection, captioning on generated scenes
-	$(PY) -m sections beyond --scale $(SCALE)
+section-%: $(STAMP)
+	$(PY) -m sections $* --scale $(SCALE)
 
 clean:  ## remove outputs, multirun, reports, build and the test cache (the .venv stays)
 	rm -rf outputs multirun reports lightning_logs .pytest_cache build dist

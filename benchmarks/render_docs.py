@@ -15,7 +15,7 @@ from pathlib import Path
 
 from common import ROOT
 
-from sections.__main__ import SECTIONS
+from sections import SECTIONS
 from zoo import records
 from zoo.cards import GALLERY, band_text, card, figure, provenance, runs_table
 from zoo.catalog import list_models
@@ -53,12 +53,8 @@ def gallery() -> str:
 
 
 def sections_table() -> str:
-    rows = []
-    for line in (ROOT / "Makefile").read_text().splitlines():
-        found = re.match(r"^section-([a-z]+):.*## (.*)$", line)
-        if found:
-            name, shows = found.groups()
-            rows.append([f"`make section-{name}`", shows, f"[`sections/{name}.py`](sections/{name}.py)"])
+    rows = [[f"`make section-{name}`", shows, f"[`sections/{name}.py`](sections/{name}.py)"]
+            for name, shows in SECTIONS.items()]  # fmt: skip
     return markdown(["command", "what its report shows", "code"], rows)
 
 
@@ -87,6 +83,39 @@ def record_block(name: str, metrics: list[str] | None = None) -> str:
 
 def section_verdicts() -> str:
     return "\n".join(f"### `make section-{n}`\n\n{record_block(f'section_{n}')}" for n in SECTIONS)
+
+
+def claims_ledger() -> str:
+    """Every claim of the ledger with its verdicts as the records hold them (sections/ledger.py)."""
+    from sections.ledger import claims, decided
+
+    said = {True: "holds", False: "does not hold here", None: "not decided at the default scale"}
+    entries, lines, tally = claims(), [], {"holds": 0, "does not hold": 0, "open": 0, "not empirical": 0}
+    for number, claim in enumerate(entries, 1):
+        lines += [f"### {number}. {claim.slide}", "", f"> {claim.claim}", ""]
+        if claim.not_empirical:
+            tally["not empirical"] += 1
+            lines += [f"Not empirical: {claim.not_empirical}.", ""]
+            continue
+        if claim.open:
+            tally["open"] += 1
+            lines += [f"Not decided yet; what would decide it: {claim.open}.", ""]
+            continue
+        verdicts = [(name, decided(name)) for name in claim.verdicts]
+        holds = [v["holds"] for _, v in verdicts if v is not None]
+        tally["holds" if holds and all(holds) else "does not hold"] += 1
+        for name, verdict in verdicts:
+            section = name.split(".")[0]
+            if verdict is None:
+                lines.append(f"- `{name}`: not measured yet (`make results ONLY=section_{section}`)")
+                continue
+            line = verdict["line"].removeprefix("- ")
+            lines.append(f"- {said[verdict['holds']]}: {line} `make section-{section}`")
+        lines.append("")
+    summary = (f"{len(entries)} claims: {tally['holds']} hold in every verdict that decides them, "
+               f"{tally['does not hold']} do not hold in at least one (or are not measured yet), "
+               f"{tally['open']} are not decided yet, {tally['not empirical']} are not empirical.")  # fmt: skip
+    return "\n".join([summary, "", *lines])
 
 
 def band_test_time() -> str:
@@ -131,6 +160,7 @@ BLOCKS = {
     "suite": suite_time,
     "records": all_records,
     "section_verdicts": section_verdicts,
+    "claims": claims_ledger,
 }
 
 

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from common import ROOT
 
-from sections.__main__ import SECTIONS
+from sections import SECTIONS
 from zoo import records
 from zoo.catalog import list_models
 from zoo.config import compose, presets

@@ -27,6 +27,9 @@ class DigitsDataModule(InMemoryDataModule):
     scaling=standard: one mean and scale from the training split (classifiers); scaling=unit: the
     intensities k/16 in [0, 1] (generative models, which need to know the 17 levels). `classes`
     keeps only some digits, e.g. [0,1,2,3,4,5,6,7,8] to hold 9 out as an outlier class.
+    `train_fraction` keeps that share of the training split (stratified, from `seed`): a learning curve
+    over the amount of data. `permute_pixels` scrambles every image by one fixed permutation of its 64
+    pixels (from `seed`, the same in every split): the images keep their values but lose their layout.
     """
 
     name, kind = "digits", "images"
@@ -39,6 +42,8 @@ class DigitsDataModule(InMemoryDataModule):
         augment: bool = False,
         scaling: Scaling = "standard",
         classes: Annotated[list[int], Range(0, 9), NON_EMPTY] | None = None,
+        train_fraction: Annotated[float, Range(0, 1, low_open=True)] = 1.0,
+        permute_pixels: bool = False,
         seed: Seed = 0,
         num_workers: NonNegativeCount = 0,
         pin_memory: bool = False,
@@ -48,6 +53,7 @@ class DigitsDataModule(InMemoryDataModule):
         self.val_fraction, self.test_fraction = val_fraction, test_fraction
         self.augment, self.scaling = augment, scaling
         self.classes = None if classes is None else sorted(set(classes))
+        self.train_fraction, self.permute_pixels = train_fraction, permute_pixels
 
     @property
     def description(self) -> DataDescription:
@@ -67,11 +73,28 @@ class DigitsDataModule(InMemoryDataModule):
             keep = torch.isin(y, torch.tensor(classes))
             x, y = x[keep], y[keep]
         train, val, test = stratified_split(y, self.val_fraction, self.test_fraction, self.seed)
+        if self.train_fraction < 1:
+            train = self.subsample(train, y)
+        if self.permute_pixels:
+            order = torch.randperm(x[0].numel(), generator=torch.Generator().manual_seed(self.seed))
+            x = x.flatten(1)[:, order].view_as(x)
         if self.scaling == "standard":
             # One mean and one scale (not per pixel), so images stay images for the CNNs.
             mean, std = x[train].mean(), x[train].std()
             x = (x - mean) / std
         return splits_from_index(x, y, train, val, test)
+
+    def subsample(self, train: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        from sklearn.model_selection import train_test_split
+
+        keep, classes = round(self.train_fraction * len(train)), len(y[train].unique())
+        if keep < classes:
+            raise UserError(
+                f"data.train_fraction={self.train_fraction} keeps {keep} training images, fewer than the {classes} "
+                f"classes; use at least {classes / len(train):.3f}"
+            )
+        kept, _ = train_test_split(train.numpy(), train_size=keep, stratify=y[train].numpy(), random_state=self.seed)
+        return torch.as_tensor(kept)
 
     def held_out(self) -> torch.Tensor:
         """Every image of the digits left out by `classes` (the held-out-class outliers): the model saw none."""

@@ -17,7 +17,10 @@ def main(scale: str) -> None:
     report.table(["layer sizes", "weight layers", "max relative error"], rows)
     worst = max(r[2] for r in rows)
     report.verdict(
-        "BP1-BP4 give the gradient of the cost", worst < 1e-10, f"max relative error {worst:.1e} vs autograd"
+        "BP1-BP4 give the gradient of the cost",
+        worst < 1e-10,
+        f"max relative error {worst:.1e} vs autograd",
+        key="bp_equations",
     )
 
     steps = {"smoke": 20, "default": 500, "paper": 5000}[scale]
@@ -42,5 +45,6 @@ def main(scale: str) -> None:
         "gradient descent with these gradients reduces the cost",
         costs[-1] < costs[0] / 2,
         f"cost {costs[0]:.4f} -> {costs[-1]:.4f} in {steps} steps",
+        key="gd_lowers_cost",
     )
     report.write()

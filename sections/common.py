@@ -22,6 +22,28 @@ SCALES = ("smoke", "default", "paper")
 
 # smoke and default scales are sized for a CPU; paper takes whatever accelerator is there (a GPU).
 TRAINER = {"smoke": "trainer=cpu", "default": "trainer=cpu", "paper": "trainer=default"}
+# A trained verdict runs at least three seeds; a smoke run one, to show the section works.
+SEEDS = {"smoke": (1,), "default": (1, 2, 3), "paper": (1, 2, 3)}
+
+
+def small_batch(fraction: float) -> list[str]:
+    """A share of the digits' training split under 10 % holds fewer images than the default batch of 64."""
+    return ["data.batch_size=32"] if fraction < 0.1 else []
+
+
+def band(values) -> str:
+    """mean ± standard deviation over seeds, as a verdict quotes it."""
+    import statistics
+
+    values = [float(v) for v in values]
+    spread = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.fmean(values):.4g} ± {spread:.2g} ({len(values)} seed{'s' if len(values) > 1 else ''})"
+
+
+def mean(values) -> float:
+    import statistics
+
+    return statistics.fmean(float(v) for v in values)
 
 
 def history(run_dir: Path) -> dict:
@@ -40,17 +62,23 @@ class Report:
         self.dir.mkdir(parents=True)
         self.lines = [f"# {title}", "", f"Scale: `{scale}`. Written by `make section-{name}`.", ""]
         self.verdicts: list[str] = []
+        self.cards: dict[str, list[str]] = {}  # model -> facts this section measured for the model's card
+        self.decided: dict[str, dict] = {}  # verdict key -> holds, its line, its conditions
+        self.seeds = SEEDS[scale]
         self.images = 0
         self.start = time.perf_counter()
 
     def train(self, overrides: list[str], out_dir: Path) -> dict:
         """One `python train.py overrides` run, in this process; returns metrics.json's content."""
-        from zoo.config import compose
-        from zoo.run import train
+        return self.fit(overrides, out_dir).metrics
 
-        return train(
-            compose("train", ["callbacks=none", "extras.print_config=false", self.trainer, *overrides], out_dir)
-        )
+    def fit(self, overrides: list[str], out_dir: Path):
+        """Report.train, returning the trained objects too (zoo.run.Trained: metrics, model, datamodule)."""
+        from zoo.config import compose
+        from zoo.run import train_run
+
+        cfg = compose("train", ["callbacks=none", "extras.print_config=false", self.trainer, *overrides], out_dir)
+        return train_run(cfg)
 
     def evaluate(self, overrides: list[str], out_dir: Path) -> dict:
         """One `python evaluate.py overrides` run, in this process; returns metrics.json's content."""
@@ -83,19 +111,28 @@ class Report:
         shutil.copy(path, target)
         self.lines += [f"![{caption}]({self.name}/{target.name})", f"*{caption}*", ""]
 
-    def verdict(self, claim: str, holds: bool, numbers: str) -> None:
-        """Only the default and paper scales decide a claim: a smoke run is too short to tell either way."""
+    def verdict(self, claim: str, holds: bool, numbers: str, key: str | None = None, conditions: str = "") -> None:
+        """One claim decided by its rule (`claim` states it, written before the numbers are known) on `numbers`.
+
+        `key` names the verdict for the claims ledger (sections/claims.yaml); `conditions` names what the
+        verdict needs that the slide does not say (an initialisation, a budget), and goes into its line.
+        Only the default and paper scales decide a claim: a smoke run is too short to tell either way."""
         if self.scale == "smoke":
             said = "the smoke scale cannot decide this claim, `SCALE=default` does"
         else:
             said = "holds" if holds else "does not hold here"
-        self.verdicts.append(f"- **{claim}**: {said} ({numbers})")
+        line = f"- **{claim}**: {said} ({numbers})" + (f"; conditions: {conditions}" if conditions else "")
+        self.verdicts.append(line)
+        decided = None if self.scale == "smoke" else bool(holds)
+        self.decided[key or claim] = {"holds": decided, "line": line, "conditions": conditions}
 
     def write(self) -> Path:
         seconds = time.perf_counter() - self.start
         out = self.reports / f"{self.name}.md"
         body = self.lines + ["## Verdicts", "", *self.verdicts, "", f"Runtime: {seconds:.0f} s on this machine."]
         write_whole(out, "\n".join(body) + "\n")
-        write_whole(self.dir / "summary.json", json.dumps({"verdicts": self.verdicts, "seconds": seconds}))
+        summary = {"verdicts": self.verdicts, "decided": self.decided, "seconds": seconds}
+        summary |= {"cards": self.cards} if self.cards else {}
+        write_whole(self.dir / "summary.json", json.dumps(summary))
         print("\n".join(self.verdicts), f"\nwrote {out} in {seconds:.0f} s", sep="\n")
         return out

@@ -24,7 +24,7 @@ SLOW = pytest.mark.slow  # a minute or more each at smoke scale
 
 @pytest.mark.parametrize(
     "name",
-    ["perceptron", "backprop", "cnn", "rnn"]
+    ["perceptron", "backprop", "cnn", "rnn", "intro", "vision", "imagenet", "future"]
     + [pytest.param(n, marks=SLOW) for n in ("gd", "resnet", "generative", "beyond")],
 )
 def test_each_section_writes_its_report(name, tmp_path, monkeypatch):
@@ -67,3 +67,26 @@ def test_resnet_section_at_paper_scale_runs_the_papers_recipes():
         "trainer.max_epochs=15",
         "data.augment=false",
     ]
+
+
+def test_every_section_module_is_listed_once_and_make_runs_each():
+    import importlib
+    import subprocess
+
+    from sections import SECTIONS
+    from tests.conftest import ROOT
+
+    modules = {p.stem for p in (ROOT / "sections").glob("*.py") if not p.stem.startswith("_")}
+    with_main = {m for m in modules if hasattr(importlib.import_module(f"sections.{m}"), "main")}
+    assert with_main == set(SECTIONS)
+    listed = subprocess.run(
+        ["make", "-s", "-o", ".venv/.installed", "section-list"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert [line.split()[0] for line in listed.stdout.splitlines()] == [f"section-{n}" for n in SECTIONS]
+    dry = subprocess.run(
+        ["make", "-n", "-o", ".venv/.installed", "section-imagenet", "SCALE=smoke"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert "-m sections imagenet --scale smoke" in dry.stdout

@@ -74,6 +74,12 @@ def records_naming(model: str) -> list[dict]:
     return chosen
 
 
+def sections_measuring(model: str) -> list[dict]:
+    """The lecture sections' records that measured a fact of this model for its card."""
+    found = (records.read(name) for name in records.names() if name.startswith("section_"))
+    return [record for record in found if model in record.get("cards", {})]
+
+
 def card(model: str, models: dict | None = None) -> str:
     """The card of one model; `models` is list_models()'s answer when the caller has it already."""
     models = models or list_models()
@@ -104,6 +110,8 @@ def card(model: str, models: dict | None = None) -> str:
                   f"{figure(seconds)} s of fitting; {provenance(default)}"]  # fmt: skip
     else:
         lines += [f"- CPU default (`{command}`): not measured yet (`make results ONLY=default_{model}`)"]
+    for record in sections_measuring(model):
+        lines += [f"- {fact}; {provenance(record)}" for fact in record["cards"][model]]
     for record in records_naming(model):
         lines += ["", f"### {record['what']}", "", f"From the {provenance(record)}.", "", *runs_table(record["runs"])]
     lines += ["", "## The papers", ""]

@@ -8,6 +8,10 @@ gives the plain net of the same depth for the degradation experiment. `zero_init
 every residual branch f at zero (the scale of its last batch norm; Goyal et al. 2017, torchvision's
 option of the same name), so a deep net starts as the identity and the depth adds no variance at
 the start.
+
+The ImageNet family of the same paper (table 1: 50, 101, 152 layers) stacks bottleneck blocks instead
+(1x1 reduce, 3x3, 1x1 expand by 4, option B projection shortcuts when the shape changes): `resnet152()`,
+the slide's "2015: ResNet, 152 layers", built to be counted (the lecture's section imagenet).
 """
 
 from __future__ import annotations
@@ -100,3 +104,52 @@ def resnet20(**kwargs) -> ResNet:
 def resnet56(**kwargs) -> ResNet:
     """He et al. 2016: 0.85M parameters, 6.97% CIFAR-10 test error."""
     return ResNet(depth=56, **{"input_shape": (3, 32, 32), "num_classes": 10} | kwargs)
+
+
+class Bottleneck(nn.Module):
+    """1x1 (reduce) - 3x3 - 1x1 (expand by 4), each with batch norm, plus the input or its 1x1 projection."""
+
+    expansion = 4
+
+    def __init__(self, c_in: int, planes: int, stride: int):
+        super().__init__()
+        c_out = planes * self.expansion
+        self.branch = nn.Sequential(
+            nn.Conv2d(c_in, planes, 1, bias=False), nn.BatchNorm2d(planes), nn.ReLU(inplace=True),
+            nn.Conv2d(planes, planes, 3, stride, 1, bias=False), nn.BatchNorm2d(planes), nn.ReLU(inplace=True),
+            nn.Conv2d(planes, c_out, 1, bias=False), nn.BatchNorm2d(c_out),
+        )  # fmt: skip
+        self.project = (
+            nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
+            if stride > 1 or c_in != c_out
+            else nn.Identity()
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.branch(x) + self.project(x))  # h_{t+1} = h_t + f(h_t)
+
+
+class ImageNetResNet(nn.Module):
+    """He et al. 2016, table 1: a 7x7/2 stem and max pool, four stages of bottleneck blocks, average pool, fc."""
+
+    def __init__(self, blocks: tuple[int, ...] = (3, 8, 36, 3), num_classes: int = 1000, in_channels: int = 3):
+        super().__init__()
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(inplace=True),
+            nn.MaxPool2d(3, 2, 1),
+        )  # fmt: skip
+        stages, c_in = [], 64
+        for stage, (count, planes) in enumerate(zip(blocks, (64, 128, 256, 512))):
+            for i in range(count):
+                stages.append(Bottleneck(c_in, planes, stride=2 if stage > 0 and i == 0 else 1))
+                c_in = planes * Bottleneck.expansion
+        self.blocks = nn.Sequential(*stages)
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c_in, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.blocks(self.stem(x)))
+
+
+def resnet152(**options) -> ImageNetResNet:
+    """He et al. 2016: 152 layers (3 + 8 + 36 + 3 bottleneck blocks of 3, a stem and the fc), 60.2M parameters."""
+    return ImageNetResNet(blocks=(3, 8, 36, 3), **options)

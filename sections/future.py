@@ -1,6 +1,6 @@
 """Section "FUTURE: LONG WAY TO GO": three of the slide's open questions, measured at small scale.
 
-- "Capacity: how deep is enough?": depth sweeps of the MLP (1-8 hidden layers) and the ResNet (8-32 layers)
+- "Capacity: how deep is enough?": depth sweeps of the MLP (1-8 hidden layers) and the ResNet (8-56 layers)
   at equal epochs.
 - "Geometry of loss function": filter-normalised 1-D and 2-D slices of the training loss around trained plain
   and residual nets (Li et al. 2018, "Visualizing the Loss Landscape of Neural Nets"): how much of the slice
@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from sections.common import Report, band, mean, small_batch
 from zoo import plots
 
-DEPTHS = {"mlp": (1, 2, 4, 8), "resnet": (8, 14, 20, 32)}
+DEPTHS = {"mlp": (1, 2, 4, 8), "resnet": (8, 14, 20, 32, 56)}
 ENOUGH = 0.005  # "enough" depth: the shallowest whose mean accuracy is within half a point of the best
 SLICE_DEPTH = 32
 FRACTIONS = (0.05, 0.1, 0.25, 1.0)
@@ -230,6 +230,43 @@ def transfer(report: Report, epochs: int) -> None:
     )
 
 
+def structure_search(report: Report, trials: int, epochs: int) -> None:
+    """Network structure selection: the CNN's Optuna search (configs/hparams_search/cnn_digits.yaml: width of the
+    fully connected layer, batch norm, dropout, learning rate), then its best and the default retrained per seed."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    sweep = report.runs() / "search"
+    command = [sys.executable, "-m", "zoo", "train", "-m", "hparams_search=cnn_digits", "trainer=cpu",
+               f"hydra.sweeper.n_trials={trials}", f"hydra.sweep.dir={sweep}", "extras.print_config=false",
+               f"trainer.max_epochs={epochs}"]  # fmt: skip
+    subprocess.run(command, check=True, capture_output=True, text=True)
+    best = yaml.safe_load((sweep / "best.yaml").read_text())
+    searched = [o for o in best["best_overrides"] if o.startswith("model.")]
+    acc = {"default": [], "searched": []}
+    for seed in report.seeds:
+        for label, extra in (("default", []), ("searched", searched)):
+            overrides = ["model=cnn", *extra, f"trainer.max_epochs={epochs}", f"seed={seed}"]
+            acc[label].append(report.train(overrides, report.runs() / f"cnn_{label}_{seed}")["test/acc"])
+    report.text(
+        "## Network structure selection",
+        f"`python train.py -m hparams_search=cnn_digits hydra.sweeper.n_trials={trials}` (Optuna's TPE over the "
+        f"CNN's fully connected width, batch norm, dropout and learning rate, on validation accuracy); its best, "
+        f"`{' '.join(searched)}`, and the default retrained for {epochs} epochs (the search's too), seeds "
+        f"{', '.join(map(str, report.seeds))}.",
+    )
+    report.table(["CNN", "test accuracy"], [[k, band(v)] for k, v in acc.items()])
+    report.verdict(
+        f"selecting the structure by search beats the default (the best of {trials} trials has the higher mean "
+        "test accuracy)",
+        mean(acc["searched"]) > mean(acc["default"]),
+        f"searched {band(acc['searched'])}, default {band(acc['default'])}; best validation {best['best_value']:.4f}",
+        key="structure_search",
+    )
+
+
 def main(scale: str) -> None:
     report = Report("future", "Open questions, measured small: depth, the loss surface, less data", scale)
     epochs = {"smoke": 1, "default": 15, "paper": 60}[scale]
@@ -237,4 +274,5 @@ def main(scale: str) -> None:
     geometry(report, epochs, runs, steps={"smoke": 5, "default": 21, "paper": 41}[scale])
     augmentation_curves(report, {"smoke": 1, "default": 30, "paper": 60}[scale])
     transfer(report, epochs)
+    structure_search(report, trials={"smoke": 2, "default": 20, "paper": 50}[scale], epochs=max(epochs, 1))
     report.write()

@@ -104,6 +104,32 @@ def memory_over_distance(report: Report, distances: list[int], epochs: int, sent
         )
 
 
+@torch.no_grad()
+def recurrence_equation(report: Report) -> None:
+    """The zoo's RNN language model (torch's fused kernel) against the slide's two equations, by hand."""
+    from zoo.nets.rnn import RNNLanguageModel
+
+    torch.manual_seed(0)
+    net = RNNLanguageModel(vocab_size=20, cell="rnn_tanh", embedding_dim=8, hidden_size=16).eval()
+    tokens = torch.randint(0, 20, (4, 12))
+    logits, _ = net(tokens)
+    core = net.core
+    h = torch.zeros(4, 16)
+    worst = 0.0
+    for t in range(tokens.shape[1]):
+        x_t = net.embedding(tokens[:, t])
+        h = torch.tanh(h @ core.weight_hh_l0.T + core.bias_hh_l0 + x_t @ core.weight_ih_l0.T + core.bias_ih_l0)
+        y_t = h @ net.decoder.weight.T + net.decoder.bias  # y_hat_t = W_hy h_t
+        worst = max(worst, (y_t - logits[:, t]).abs().max().item())
+    report.verdict(
+        "the RNN computes h_t = tanh(W_hh h_(t-1) + W_xh x_t) and y_hat_t = W_hy h_t (the zoo's net against the "
+        "equations by hand, 12 steps; the biases are W's w0)",
+        worst < 1e-5,
+        f"max difference {worst:.1e}",
+        key="recurrence_equation",
+    )
+
+
 @torch.enable_grad()
 def singular_value_threshold(report: Report, steps: int) -> None:
     """|dL/dh_0| / |dL/dh_T| through T steps of h_t = g(W h_(t-1) + x_t) with W = gain x a random orthogonal
@@ -227,10 +253,124 @@ def clipping(report: Report, epochs: int, sentences: int) -> None:
     )
 
 
+def sequence_criteria(report: Report, steps: int) -> None:
+    """The slide's design criteria on "the food was good, not bad" sentences (sections/sequences.py)."""
+    from sections import sequences as seq
+
+    order, bow, by_length, shared, per_position, gates = [], [], {}, [], [], {}
+    bins = {"7-9 words": (0, 2), "10-12 words": (3, 5), "13-15 words": (6, 8)}
+    for seed in report.seeds:
+        g = torch.Generator().manual_seed(seed)
+        short, short_test = seq.sentences(2000, (0, 2), g), seq.sentences(1000, (0, 2), g)
+        longer = seq.sentences(1000, (6, 10), g)
+        torch.manual_seed(seed)
+        rnn = seq.fit(seq.RNNClassifier(), short, steps, seed)
+        order.append(seq.accuracy(rnn, short_test))
+        for closed in (None, "forget", "input", "output"):
+            gates.setdefault(closed or "none", []).append(seq.gated_accuracy(rnn, short_test, closed))
+        bow.append(seq.bag_of_words_accuracy(short, short_test))
+        shared.append(seq.accuracy(rnn, longer))
+        torch.manual_seed(seed)
+        per_position.append(seq.accuracy(seq.fit(seq.PositionNet(9), short, steps, seed), longer))
+        torch.manual_seed(seed)
+        mixed = seq.fit(seq.RNNClassifier(), seq.sentences(3000, (0, 8), g), steps, seed)
+        for name, fillers in bins.items():
+            by_length.setdefault(name, []).append(seq.accuracy(mixed, seq.sentences(500, fillers, g)))
+    report.text(
+        '## Sequence modeling: "the food was good, not bad" against "the food was bad, not good"',
+        'Generated sentences "the food was A , not B" (A and B of opposite sentiment, filler words at random '
+        "places), labelled by A: every bag of words occurs with both labels. An LSTM classifier over packed "
+        "sequences (each sentence its own length), a bag-of-words logistic regression, and a net with a weight "
+        f"per word per position (nothing shared across positions); {steps} Adam steps of batch 64, seeds "
+        f"{', '.join(map(str, report.seeds))}.",
+    )
+    rows = [["order: LSTM, sentences of 7-9 words", band(order)], ["order: bag of words, same", band(bow)]]
+    rows += [[f"lengths: LSTM trained on 7-15 words, tested on {k}", band(v)] for k, v in by_length.items()]
+    rows += [["sharing: LSTM trained on 7-9 words, tested on 13-17", band(shared)],
+             ["sharing: a weight per position, same", band(per_position)]]  # fmt: skip
+    report.table(["task", "test accuracy"], rows)
+    report.verdict(
+        "order matters, and an RNN uses it (the LSTM classifies >= 95% of the sentences, a bag of words <= 60%)",
+        mean(order) >= 0.95 and mean(bow) <= 0.6,
+        f"LSTM {band(order)}, bag of words {band(bow)}",
+        key="order_matters",
+    )
+    report.table(["LSTM gate held at 0 (step by step, the trained weights)", "test accuracy"],
+                 [[k, band(v)] for k, v in gates.items()])  # fmt: skip
+    report.verdict(
+        "the LSTM's gates decide what to throw away, store and output (the trained classifier run step by step: "
+        ">= 95% as trained, <= 60% with its forget, its input or its output gate held at 0)",
+        mean(gates["none"]) >= 0.95 and all(mean(gates[k]) <= 0.6 for k in ("forget", "input", "output")),
+        ", ".join(f"{k} held at 0: {band(v)}" if k != "none" else f"as trained: {band(v)}" for k, v in gates.items()),
+        key="lstm_gates",
+    )
+    report.verdict(
+        "an RNN handles variable-length sequences (one LSTM over packed batches of 7 to 15 words: >= 90% at every "
+        "length)",
+        min(mean(v) for v in by_length.values()) >= 0.9,
+        ", ".join(f"{k} {band(v)}" for k, v in by_length.items()),
+        key="variable_length",
+    )
+    report.verdict(
+        "sharing parameters across the sequence carries what was learned to positions never seen (on longer "
+        "sentences than any in training, the LSTM is 0.2 or more above a net with a weight per position)",
+        mean(shared) >= mean(per_position) + 0.2,
+        f"LSTM {band(shared)}, a weight per position {band(per_position)}",
+        key="parameter_sharing",
+    )
+
+
+def applications(report: Report, steps: int) -> None:
+    """The summary slide's "music generation, machine translation" at toy scale (sections/sequences.py)."""
+    from sections import sequences as seq
+
+    music, unigram, translated = [], [], []
+    for seed in report.seeds:
+        g = torch.Generator().manual_seed(seed)
+        corpus = seq.melodies(400, g)
+        torch.manual_seed(seed)
+        net = seq.fit_notes(seq.NoteModel(), corpus, steps, seed)
+        music.append(seq.melody_rules(seq.compose(net, 50, seed)))
+        counts = torch.bincount(corpus, minlength=len(seq.NOTES)).float()
+        drawn = torch.multinomial(counts, 50 * seq.BAR, replacement=True, generator=g).tolist()
+        unigram.append(seq.melody_rules([0, *drawn[1:]]))
+        torch.manual_seed(seed)
+        translator = seq.fit_translator(seq.Translator(), seq.phrases(3000, g), 2 * steps, seed)
+        translated.append(seq.exact_translations(translator, seq.phrases(500, g)))
+    report.text(
+        "## RNNs for music and translation",
+        "Music: an LSTM language model on 400 bars of generated melodies (every bar starts on C and moves by "
+        "single scale steps), then 50 bars sampled note by note; the share of the sampled notes that keep those "
+        "rules, against notes drawn by their frequency alone. Translation: a sequence-to-sequence GRU pair "
+        "(encoder, decoder) on 3,000 phrases of 3-8 words whose target language has its own word for each source "
+        "word and the opposite word order; the share of 500 new phrases translated exactly (greedy decoding). "
+        f"Seeds {', '.join(map(str, report.seeds))}.",
+    )
+    report.table(["task", "result"], [["melody rules kept, LSTM samples", band(music)],
+                                      ["melody rules kept, notes by frequency", band(unigram)],
+                                      ["phrases translated exactly", band(translated)]])  # fmt: skip
+    report.verdict(
+        "an RNN generates music (>= 90% of its sampled notes keep the melodies' rules, 0.3 or more above notes "
+        "drawn by frequency)",
+        mean(music) >= 0.9 and mean(music) >= mean(unigram) + 0.3,
+        f"LSTM {band(music)}, by frequency {band(unigram)}",
+        key="music",
+    )
+    report.verdict(
+        "an RNN translates (a sequence-to-sequence GRU translates >= 90% of new phrases exactly, word order reversed)",
+        mean(translated) >= 0.9,
+        f"{band(translated)} exactly right",
+        key="translation",
+    )
+
+
 def main(scale: str) -> None:
     report = Report("rnn", "Recurrent networks: memory over distance, vanishing and exploding gradients", scale)
+    recurrence_equation(report)
     gradients_through_time(report, steps={"smoke": 20, "default": 50, "paper": 100}[scale])
     singular_value_threshold(report, steps={"smoke": 20, "default": 50, "paper": 100}[scale])
+    sequence_criteria(report, steps={"smoke": 10, "default": 300, "paper": 1000}[scale])
+    applications(report, steps={"smoke": 10, "default": 400, "paper": 1500}[scale])
     clipping(
         report,
         epochs={"smoke": 1, "default": 5, "paper": 20}[scale],

@@ -24,19 +24,26 @@ from torch import nn
 
 from zoo.errors import UserError
 from zoo.nets import parts
-from zoo.ranges import Count, Rule
+from zoo.ranges import Count, Range, Rule
 
 
 class BasicBlock(nn.Module):
-    """conv3x3-BN-ReLU-conv3x3-BN, plus the input (option A shortcut) when `shortcut`, then ReLU."""
+    """conv3x3-BN-ReLU-conv3x3-BN, plus the input (option A shortcut) when `shortcut`, then ReLU.
 
-    def __init__(self, c_in: int, c_out: int, stride: int, shortcut: bool = True):
+    `layers=1` keeps one conv3x3-BN inside the shortcut: the slide's "skipping a single layer"."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int, shortcut: bool = True, layers: int = 2):
         super().__init__()
         self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(c_out)
-        self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False) if layers == 2 else None
+        self.bn2 = nn.BatchNorm2d(c_out) if layers == 2 else None
         self.shortcut, self.stride, self.pad = shortcut, stride, c_out - c_in
+
+    @property
+    def last_norm(self) -> nn.BatchNorm2d:
+        """The batch norm that ends the residual branch f (its scale at zero makes f = 0)."""
+        return self.bn1 if self.bn2 is None else self.bn2
 
     def skip(self, x: torch.Tensor) -> torch.Tensor:
         if self.stride > 1:
@@ -46,7 +53,9 @@ class BasicBlock(nn.Module):
         return x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+        out = self.bn1(self.conv1(x))
+        if self.conv2 is not None:
+            out = self.bn2(self.conv2(F.relu(out)))
         if self.shortcut:
             out = out + self.skip(x)  # h_{t+1} = h_t + f(h_t)
         return F.relu(out)
@@ -67,6 +76,7 @@ class ResNet(nn.Module):
         width: Count = 16,
         shortcuts: bool = True,
         zero_init_residual: bool = False,
+        block_layers: Annotated[int, Range(1, 2, note="convolutions inside each shortcut")] = 2,
     ):
         super().__init__()
         parts.require_image("resnet" if shortcuts else "plainnet", input_shape)
@@ -74,14 +84,15 @@ class ResNet(nn.Module):
             raise UserError(
                 "model.zero_init_residual=true needs shortcuts: a plain net whose blocks start at zero passes no signal"
             )
-        n = (depth - 2) // 6
+        n = (depth - 2) // 6 * (2 // block_layers)  # blocks per stage: the same depth in 1- or 2-layer blocks
         self.stem = nn.Sequential(
             nn.Conv2d(input_shape[0], width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU()
         )
         blocks, c_in = [], width
         for stage, c_out in enumerate((width, 2 * width, 4 * width)):
             for i in range(n):
-                blocks.append(BasicBlock(c_in, c_out, stride=2 if stage > 0 and i == 0 else 1, shortcut=shortcuts))
+                stride = 2 if stage > 0 and i == 0 else 1
+                blocks.append(BasicBlock(c_in, c_out, stride, shortcut=shortcuts, layers=block_layers))
                 c_in = c_out
         self.blocks = nn.Sequential(*blocks)
         self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c_in, num_classes))
@@ -90,7 +101,7 @@ class ResNet(nn.Module):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
         if zero_init_residual:
             for block in blocks:
-                nn.init.zeros_(block.bn2.weight)  # f(h) = 0 at the start: h_{t+1} = h_t
+                nn.init.zeros_(block.last_norm.weight)  # f(h) = 0 at the start: h_{t+1} = h_t
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.blocks(self.stem(x)))

@@ -48,7 +48,7 @@ def degradation(report: Report, scale: str, epochs: int | None) -> dict:
             losses.setdefault(label, curve)
             final.setdefault(label, []).append(curve[-1])
             accuracy.setdefault(label, []).append(run.metrics["test/acc"])
-            trained.setdefault(label, (run.model.net, run.datamodule))
+            trained.setdefault(label, []).append((run.model.net, run.datamodule))
     fig, ax = plots.figure(figsize=(5.5, 3.5))
     for label, curve in losses.items():
         ax.plot(range(1, len(curve) + 1), curve, "--" if label.startswith("plain") else "-", label=label)
@@ -136,20 +136,20 @@ def gradient_spread(shortcuts: bool, x: torch.Tensor, y: torch.Tensor, seed: int
 
 def why_deeper_fails(report: Report, trained: dict) -> None:
     """The slide's cause: vanishing gradients, dying neurons; measured at the start and after training."""
-    net, datamodule = trained["plainnet-56"]
+    _, datamodule = trained["plainnet-56"][0]
     train, test = datamodule.splits["train"], datamodule.splits["test"]
     spread = {kind: [gradient_spread(kind == "residual", train.x[:256], train.y[:256], s) for s in report.seeds]
               for kind in ("plain", "residual")}  # fmt: skip
-    dead = {label: dead_units(trained[label][0], test.x) for label in ("plainnet-56", "resnet-56")}
+    dead = {label: [dead_units(net, test.x) for net, _ in trained[label]] for label in ("plainnet-56", "resnet-56")}
     report.text(
         "## Why the deeper plain net fails: vanishing gradients, dying neurons",
         "At initialisation (He et al.'s, seeds as above), 256 training digits: the gradient norm of the first "
-        "block's first convolution over the last block's. After training (first seed): the share of the "
+        "block's first convolution over the last block's. After training (every seed): the share of the "
         "blocks' output channels, after their ReLU, that no test digit switches on.",
     )
     report.table(["56 layers", "gradient norm, first block / last block, at the start", "dead channels, trained"],
-                 [["plain", band(spread["plain"]), f"{dead['plainnet-56']:.3f}"],
-                  ["residual (He init)", band(spread["residual"]), f"{dead['resnet-56']:.3f}"]])  # fmt: skip
+                 [["plain", band(spread["plain"]), band(dead["plainnet-56"])],
+                  ["residual (He init)", band(spread["residual"]), band(dead["resnet-56"])]])  # fmt: skip
     report.verdict(
         "in the deeper plain net the gradient vanishes on its way back (its first block gets 10x less gradient, "
         "relative to its last, than the residual net's)",
@@ -159,8 +159,8 @@ def why_deeper_fails(report: Report, trained: dict) -> None:
     )
     report.verdict(
         "and more of its neurons die (a larger share of dead output channels than the residual net's)",
-        dead["plainnet-56"] > dead["resnet-56"],
-        f"plain-56 {dead['plainnet-56']:.3f}, resnet-56 {dead['resnet-56']:.3f} (first seed)",
+        mean(dead["plainnet-56"]) > mean(dead["resnet-56"]),
+        f"plain-56 {band(dead['plainnet-56'])}, resnet-56 {band(dead['resnet-56'])}",
         key="dead_neurons",
     )
 
@@ -218,7 +218,7 @@ def information_kept(report: Report, trained: dict) -> None:
     """The note on the shortcut slide: without + x, what earlier layers lost is lost for good."""
     from zoo.nets.resnet import ResNet
 
-    _, datamodule = trained["plainnet-56"]
+    _, datamodule = trained["plainnet-56"][0]
     train, test = datamodule.splits["train"], datamodule.splits["test"]
     at_start = {True: [], False: []}
     for seed in report.seeds:
@@ -226,23 +226,24 @@ def information_kept(report: Report, trained: dict) -> None:
             torch.manual_seed(seed)
             net = ResNet(list(train.x.shape[1:]), 10, depth=56, shortcuts=shortcuts)
             at_start[shortcuts].append(input_read_back(net, train, test, trained=False))
-    after = {label: input_read_back(trained[label][0], train, test, True) for label in ("plainnet-56", "resnet-56")}
+    after = {label: [input_read_back(net, train, test, True) for net, _ in trained[label]]
+             for label in ("plainnet-56", "resnet-56")}  # fmt: skip
     report.text(
         "## Without + x, what is lost stays lost",
         "How much of the input digit a linear read-out (ridge regression) recovers from the features after the "
         "first stage (9 blocks) of 56-layer nets: R^2 on the test digits (pixels weighted by their variance), at "
         "initialisation (He et al.'s) and "
-        "after training (first seed).",
+        "after training.",
     )
     report.table(["56 layers", "R^2 at initialisation", "R^2 trained"],
-                 [["plain", band(at_start[False]), f"{after['plainnet-56']:.3f}"],
-                  ["residual", band(at_start[True]), f"{after['resnet-56']:.3f}"]])  # fmt: skip
+                 [["plain", band(at_start[False]), band(after["plainnet-56"])],
+                  ["residual", band(at_start[True]), band(after["resnet-56"])]])  # fmt: skip
     report.verdict(
         "without + x the input is lost (a linear read-out recovers more of the input from the residual net's "
         "first stage than from the plain net's, at initialisation)",
         mean(at_start[True]) > mean(at_start[False]),
-        f"residual {band(at_start[True])}, plain {band(at_start[False])}; trained {after['resnet-56']:.3f} vs "
-        f"{after['plainnet-56']:.3f}",
+        f"residual {band(at_start[True])}, plain {band(at_start[False])}; trained {band(after['resnet-56'])} vs "
+        f"{band(after['plainnet-56'])}",
         key="information_kept",
     )
 

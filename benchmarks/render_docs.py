@@ -89,7 +89,6 @@ def claims_ledger() -> str:
     """Every claim of the ledger with its verdicts as the records hold them (sections/ledger.py)."""
     from sections.ledger import claims, decided
 
-    said = {True: "holds", False: "does not hold here", None: "not decided at the default scale"}
     entries, lines, tally = claims(), [], {"holds": 0, "does not hold": 0, "open": 0, "not empirical": 0}
     for number, claim in enumerate(entries, 1):
         lines += [f"### {number}. {claim.slide}", "", f"> {claim.claim}", ""]
@@ -109,8 +108,7 @@ def claims_ledger() -> str:
             if verdict is None:
                 lines.append(f"- `{name}`: not measured yet (`make results ONLY=section_{section}`)")
                 continue
-            line = verdict["line"].removeprefix("- ")
-            lines.append(f"- {said[verdict['holds']]}: {line} `make section-{section}`")
+            lines.append(f"{verdict['line']}; `make section-{section}`")
         lines.append("")
     summary = (f"{len(entries)} claims: {tally['holds']} hold in every verdict that decides them, "
                f"{tally['does not hold']} do not hold in at least one (or are not measured yet), "

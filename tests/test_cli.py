@@ -49,8 +49,11 @@ def test_a_sweep_over_activations_runs_each(tmp_path):
 
 def test_hydras_refusals_are_sentences_that_say_what_works():
     """What Hydra refuses before the zoo sees the command line: an unknown preset, a typo, a sweep without -m."""
+    from zoo.config import presets
+
+    first_two = ", ".join(sorted(presets("model"))[:2])
     for args, sentence in (
-        (["model=transformer"], "error: model=transformer is not a preset of model; choose one of autoencoder, "),
+        (["model=transformer"], f"error: model=transformer is not a preset of model; choose one of {first_two}, "),
         (["model.activaton=tanh"], "error: model.activaton is not a key of model; did you mean model.activation?"),
         (["model.activation=tanh,relu"], "error: model.activation=tanh,relu gives several values: add -m"),
         (["model.depth=["], "error: the override 'model.depth=[' cannot be read"),

@@ -90,8 +90,11 @@ def test_the_width_keeps_grouped_channels_divisible():
 
 
 @pytest.mark.parametrize("model", ["alexnet", "zfnet", "vgg", "googlenet"])
-def test_each_trains_on_digits_through_the_shared_trainer(model, compose_train):
+def test_each_trains_on_digits_through_the_shared_trainer(model, compose_train, tmp_path):
+    import json
+
     from zoo.run import train
 
-    metrics = train(compose_train(f"model={model}", "trainer.max_epochs=4", "seed=1"))
-    assert metrics["train/loss"] < 1.5 and metrics["test/acc"] > 0.5, metrics
+    metrics = train(compose_train(f"model={model}", "trainer.max_epochs=8", "seed=1"))
+    losses = json.loads((tmp_path / "history.json").read_text())["train/loss"]
+    assert losses[-1] < 0.8 * losses[0] and metrics["test/acc"] > 0.2, (losses, metrics["test/acc"])  # chance: 0.1

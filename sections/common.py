@@ -32,12 +32,11 @@ def small_batch(fraction: float) -> list[str]:
 
 
 def band(values) -> str:
-    """mean ± standard deviation over seeds, as a verdict quotes it."""
-    import statistics
+    """mean ± spread over seeds, written as the records' bands are (zoo.records.band, zoo.cards.band_text)."""
+    from zoo import records
+    from zoo.cards import band_text
 
-    values = [float(v) for v in values]
-    spread = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.fmean(values):.4g} ± {spread:.2g} ({len(values)} seed{'s' if len(values) > 1 else ''})"
+    return band_text(records.band([float(v) for v in values]))
 
 
 def mean(values) -> float:
@@ -111,7 +110,7 @@ class Report:
         shutil.copy(path, target)
         self.lines += [f"![{caption}]({self.name}/{target.name})", f"*{caption}*", ""]
 
-    def verdict(self, claim: str, holds: bool, numbers: str, key: str | None = None, conditions: str = "") -> None:
+    def verdict(self, claim: str, holds: bool, numbers: str, *, key: str, conditions: str = "") -> None:
         """One claim decided by its rule (`claim` states it, written before the numbers are known) on `numbers`.
 
         `key` names the verdict for the claims ledger (sections/claims.yaml); `conditions` names what the
@@ -124,7 +123,7 @@ class Report:
         line = f"- **{claim}**: {said} ({numbers})" + (f"; conditions: {conditions}" if conditions else "")
         self.verdicts.append(line)
         decided = None if self.scale == "smoke" else bool(holds)
-        self.decided[key or claim] = {"holds": decided, "line": line, "conditions": conditions}
+        self.decided[key] = {"holds": decided, "line": line, "conditions": conditions}
 
     def write(self) -> Path:
         seconds = time.perf_counter() - self.start

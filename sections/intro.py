@@ -65,7 +65,7 @@ def learning_curves(report: Report, epochs: int) -> dict:
                     acc.setdefault(f"{name} ({kind})", {}).setdefault(fraction, []).append(score)
             if fraction == 1.0:
                 probes["HOG + logistic regression"].append(acc["logistic regression (HOG)"][1.0][-1])
-                probes["CNN features + logistic regression"].append(probe(run.model.net, run.datamodule, seed))
+                probes["CNN features + logistic regression"].append(probe(run.model.net, run.datamodule))
     rows = [[name, *(band(by[f]) for f in fractions)] for name, by in acc.items()]
     report.text(
         "## Learning curves: classical models against the zoo's",
@@ -99,7 +99,7 @@ def learning_curves(report: Report, epochs: int) -> dict:
     return probes
 
 
-def probe(net: torch.nn.Module, datamodule, seed: int) -> float:
+def probe(net: torch.nn.Module, datamodule) -> float:
     """A linear probe: logistic regression on the CNN's learned features (the conv blocks' output)."""
     from sklearn.linear_model import LogisticRegression
 

@@ -32,6 +32,9 @@ BASES = {  # small settings per family, so one invocation builds in a fraction o
     "perceptron_moons": ["model=perceptron", "data=moons", "logger=many"],
     "cnn_digits": ["model=cnn", "data=digits"],
     "resnet_digits": ["model=resnet", "data=digits"],
+    "alexnet_digits": ["model=alexnet", "data=digits"],  # and zfnet: the same options
+    "vgg_digits": ["model=vgg", "data=digits"],
+    "googlenet_digits": ["model=googlenet", "data=digits"],
     "odenet_digits": ["model=odenet", "data=digits"],
     "lstm_longrange": ["model=lstm_lm", "data=longrange", "data.train_sentences=64"]
     + ["data.val_sentences=32", "data.test_sentences=32"],

@@ -22,7 +22,7 @@ from common import command_line
 
 from zoo import records
 from zoo.build import build_datamodule, build_model
-from zoo.config import compose
+from zoo.composing import compose
 
 
 class Automatic(L.LightningModule):

@@ -26,9 +26,10 @@ from common import command_line
 
 from zoo import records
 from zoo.build import build_datamodule, build_model
-from zoo.config import compose
+from zoo.composing import compose
 from zoo.learners.language_model import detach
 from zoo.run import train
+from zoo.starting import compose_run
 
 SETTINGS = [
     "trainer=cpu",
@@ -103,7 +104,7 @@ def main() -> None:
             cfg = compose("train", settings, tmp)
             hand_seconds, hand_ppl, tokens = hand_written_loop(copy.deepcopy(cfg), Path(tmp))
         with tempfile.TemporaryDirectory() as tmp:
-            metrics = train(compose("train", settings, tmp))
+            metrics = train(compose_run("train", settings, tmp))
         runs.append(
             (
                 metrics["fit_seconds"] / hand_seconds,

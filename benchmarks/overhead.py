@@ -28,8 +28,9 @@ from common import ROOT, command_line
 from datamodules.base import TensorSplit
 from zoo import records
 from zoo.build import build_datamodule, build_model
-from zoo.config import compose
+from zoo.composing import compose
 from zoo.run import train
+from zoo.starting import compose_run
 
 
 def objective(cfg, net):
@@ -86,9 +87,9 @@ def hand_written_loop(cfg, out_dir: Path) -> tuple[float, float]:
     return seconds, loss_and_metric(test)[1]
 
 
-def shared_trainer(cfg) -> tuple[float, float, float, int]:
-    metrics = train(cfg)
-    name = objective(cfg, None)[1][0]
+def shared_trainer(run) -> tuple[float, float, float, int]:
+    metrics = train(run)
+    name = objective(run.cfg, None)[1][0]
     return metrics["fit_seconds"], metrics[name], metrics["seconds_to_first_step"], metrics["train_steps"]
 
 
@@ -113,7 +114,7 @@ def main() -> None:
             hand_seconds, accuracy["hand-written loop"] = hand_written_loop(copy.deepcopy(cfg), Path(tmp))
         for label, extra in variants.items():
             with tempfile.TemporaryDirectory() as tmp:
-                seconds, accuracy[label], to_first_step, steps = shared_trainer(compose("train", base + extra, tmp))
+                seconds, accuracy[label], to_first_step, steps = shared_trainer(compose_run("train", base + extra, tmp))
             ratios[label].append((seconds / hand_seconds, seconds, hand_seconds))
             if extra:
                 startup.append(to_first_step)

@@ -35,8 +35,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from reference import char_lm, cifar_resnet, mnist_cnn, word_lm
 
 from zoo import records
-from zoo.config import compose
 from zoo.run import train
+from zoo.starting import compose_run
 
 
 def wikitext_dev(source: Path, root: Path, quarter: bool = False) -> Path:
@@ -77,7 +77,7 @@ TRAINER = {"cpu": "trainer=cpu", "cuda": "trainer=gpu"}
 
 def zoo_run(overrides: list[str], device: str = "cpu") -> dict:
     with tempfile.TemporaryDirectory() as out:
-        return train(compose("train", [TRAINER[device], "callbacks.progress_bar=null", "extras.print_config=false",
+        return train(compose_run("train", [TRAINER[device], "callbacks.progress_bar=null", "extras.print_config=false",
                                        *overrides], out))  # fmt: skip
 
 

@@ -32,8 +32,9 @@ from common import ROOT
 from sections import SECTIONS
 from zoo import records
 from zoo.catalog import list_models
-from zoo.config import compose, presets
+from zoo.composing import presets
 from zoo.run import train
+from zoo.starting import compose_run
 
 GALLERY = ROOT / "docs" / "gallery"
 DEFAULT_SEEDS = (1, 2, 3)
@@ -56,7 +57,7 @@ def pair(model: str) -> list[str]:
 
 def run(overrides: list[str], keep_picture: str | None = None) -> dict:
     with tempfile.TemporaryDirectory() as out:
-        metrics = train(compose("train", [*QUIET, *overrides], out))
+        metrics = train(compose_run("train", [*QUIET, *overrides], out))
         if keep_picture:
             file_picture(Path(out), keep_picture)
     kept = ("fit_seconds", "n_params", "epochs")
@@ -124,7 +125,7 @@ def tables() -> None:
             metrics = run([*command, f"seed={seed}"])
             if name == "mlp_diabetes":  # the least-squares line on the same splits, the figure to beat
                 with tempfile.TemporaryDirectory() as out:
-                    cfg = compose("train", [*QUIET, *command, f"seed={seed}"], out)
+                    cfg = compose_run("train", [*QUIET, *command, f"seed={seed}"], out)
                     splits = {k: (s.x.numpy(), s.y.numpy()) for k, s in prepare(cfg).datamodule.splits.items()}
                 metrics["linear_regression/test/r2"] = LinearRegression().fit(*splits["train"]).score(*splits["test"])
             mine.append(entry([*command, f"seed={seed}"], seed, metrics, label=name))

@@ -8,7 +8,7 @@ import shutil
 import time
 from pathlib import Path
 
-from zoo.config import home
+from zoo.composing import home
 from zoo.files import write_whole
 
 
@@ -46,7 +46,9 @@ def mean(values) -> float:
 
 
 def history(run_dir: Path) -> dict:
-    return json.loads((run_dir / "history.json").read_text())
+    from zoo.run_folder import RunFolder
+
+    return json.loads(RunFolder(run_dir).history.read_text())
 
 
 class Report:
@@ -73,18 +75,19 @@ class Report:
 
     def fit(self, overrides: list[str], out_dir: Path):
         """Report.train, returning the trained objects too (zoo.run.Trained: metrics, model, datamodule)."""
-        from zoo.config import compose
         from zoo.run import train_run
+        from zoo.starting import compose_run
 
-        cfg = compose("train", ["callbacks=none", "extras.print_config=false", self.trainer, *overrides], out_dir)
-        return train_run(cfg)
+        return train_run(
+            compose_run("train", ["callbacks=none", "extras.print_config=false", self.trainer, *overrides], out_dir)
+        )
 
     def evaluate(self, overrides: list[str], out_dir: Path) -> dict:
         """One `python evaluate.py overrides` run, in this process; returns metrics.json's content."""
-        from zoo.config import compose
         from zoo.run import evaluate
+        from zoo.starting import compose_run
 
-        return evaluate(compose("evaluate", [self.trainer, *overrides], out_dir), overrides)
+        return evaluate(compose_run("evaluate", [self.trainer, *overrides], out_dir))
 
     def runs(self) -> Path:
         """A folder for this section's training runs."""

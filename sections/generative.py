@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from sections.common import Report, band, history, mean
+from zoo.run_folder import RunFolder
 
 OOD_SETS = ["noise", "flip", "invert"]
 # At the smoke scale (the tests) every run is cut down to seconds; the other scales run the presets.
@@ -227,10 +228,10 @@ def flows_on_digits(report: Report, name: str, overrides: list[str], outlier_set
     report.train([*overrides, "model.perturb=0.2"], background)
     ood = report.evaluate(
         [
-            f"ckpt_path={run}/checkpoints/best.ckpt",
+            f"ckpt_path={RunFolder(run).best}",
             f"ood=[{','.join(outlier_sets)}]",
             f"ood_scores=[{','.join(SCORES)}]",
-            f"ood_background={background}/checkpoints/best.ckpt",
+            f"ood_background={RunFolder(background).best}",
         ],
         report.runs() / f"ood_{name}",
     )

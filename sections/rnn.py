@@ -169,7 +169,7 @@ def gradients_through_time(report: Report, steps: int) -> None:
     """|dL/dh_t| at initialisation, k steps back from the loss."""
     from datamodules.text import LongRangeDataModule
     from zoo.build import build_model
-    from zoo.config import compose
+    from zoo.composing import compose
     from zoo.learners.language_model import gradient_through_time
 
     data = LongRangeDataModule(distance=steps, train_sentences=200)

@@ -31,12 +31,13 @@ FAST = ["trainer=cpu", "callbacks=none", "trainer.max_epochs=3", "extras.print_c
 
 @pytest.fixture
 def compose_train(tmp_path):
-    """compose_train(*overrides) -> the train config, as `python train.py overrides` would build it."""
-    from zoo.config import compose, data_overrides_apply_to_any_data
+    """compose_train(*overrides) -> the run (zoo.starting.Run), as `python train.py overrides` would start it."""
+    from zoo.composing import data_overrides_apply_to_any_data
+    from zoo.starting import compose_run
 
     def _compose(*overrides, name: str = "train", output_dir: Path | None = None):
         overrides = [*FAST, *overrides] if name == "train" else data_overrides_apply_to_any_data(list(overrides))
-        return compose(name, overrides, output_dir or tmp_path)
+        return compose_run(name, overrides, output_dir or tmp_path)
 
     return _compose
 

@@ -10,8 +10,8 @@ import pytest
 
 from zoo import records
 from zoo.catalog import list_models
-from zoo.config import compose
 from zoo.run import train
+from zoo.starting import compose_run
 
 QUIET = ["trainer=cpu", "callbacks.progress_bar=null", "extras.print_config=false"]
 CHEAP = ["perceptron", "mlp", "cnn", "resnet", "plainnet", "realnvp", "gan", "dcgan"]  # under a second each
@@ -24,7 +24,7 @@ def first_run(record: dict, model: str) -> dict:
 
 def measured_again(run: dict, tmp_path) -> dict:
     overrides = run["command"].removeprefix("python train.py ").split()
-    return train(compose("train", [*QUIET, *overrides], tmp_path))
+    return train(compose_run("train", [*QUIET, *overrides], tmp_path))
 
 
 @pytest.fixture(scope="module")

@@ -12,11 +12,11 @@ from datamodules.description import DataDescription
 from datamodules.scenes import EOS, VOCAB, ScenesDataModule, caption_words, decode_caption
 from tests.conftest import FAST, write_idx
 from zoo.build import build_model
-from zoo.config import compose
 from zoo.errors import UserError
 from zoo.learners.detect import Detector
 from zoo.nets.captioner import ShowAndTell
 from zoo.run import evaluate, train
+from zoo.starting import compose_run
 
 SMALL_SCENES = ["data=scenes", "data.train_size=96", "data.val_size=32", "data.test_size=32", "data.batch_size=32"]
 
@@ -103,7 +103,7 @@ def test_mean_average_precision_and_iou_match_hand_computed_cases():
 
 def test_the_detector_decodes_a_hand_made_peak_into_its_box(compose_train):
     data = DataDescription("scenes", input_shape=[1, 48, 48], num_classes=10, scaling="unit", vocab=VOCAB)
-    cfg = compose_train("model=detector", "data=scenes")
+    cfg = compose_train("model=detector", "data=scenes").cfg
     detector = build_model(cfg.model, data)
     assert isinstance(detector, Detector)
     heat = torch.full((1, 10, 12, 12), -20.0)
@@ -125,7 +125,9 @@ def test_the_detector_decodes_a_hand_made_peak_into_its_box(compose_train):
 
 def test_the_segmenter_predicts_the_class_of_largest_probability_despite_its_weights(compose_train):
     data = DataDescription("scenes", input_shape=[1, 48, 48], num_classes=2, scaling="unit", vocab=VOCAB)
-    segmenter = build_model(compose_train("model=segmenter", "data=scenes", "model.background_weight=0.1").model, data)
+    segmenter = build_model(
+        compose_train("model=segmenter", "data=scenes", "model.background_weight=0.1").cfg.model, data
+    )
     # the weighted loss's optimum: scores log(w_c p_c) for p = (0.5, 0.3, 0.2) and w = (0.1, 1, 1)
     scores = torch.tensor([0.1 * 0.5, 0.3, 0.2]).log().view(1, 3, 1, 1)
     assert scores.argmax(1).item() == 1 and segmenter.predict(scores).item() == 0
@@ -176,23 +178,23 @@ def test_bleu_of_exact_captions_is_one():
 )
 def test_each_task_learns_and_evaluates_from_its_checkpoint(model, data, metrics, tmp_path):
     run = tmp_path / "run"
-    result = train(compose("train", [*FAST, f"model={model}", *data, "trainer.max_epochs=4"], run))
+    result = train(compose_run("train", [*FAST, f"model={model}", *data, "trainer.max_epochs=4"], run))
     history = json.loads((run / "history.json").read_text())
     assert history["train/loss"][-1] < history["train/loss"][0]
     assert all(math.isfinite(result[k]) for k in metrics)
     picture = {"autoencoder": "code.png", "segmenter": "segmentation.png", "detector": "detections.png"}
     assert (run / picture.get(model, "captions.png")).is_file()
     again = evaluate(
-        compose("evaluate", ["trainer=cpu", f"ckpt_path={run}/checkpoints/best.ckpt"], tmp_path / "eval"), []
+        compose_run("evaluate", ["trainer=cpu", f"ckpt_path={run}/checkpoints/best.ckpt"], tmp_path / "eval")
     )
     assert {k: again[k] for k in metrics} == pytest.approx({k: result[k] for k in metrics})
 
 
 def test_a_captioner_captions_scenes_from_its_checkpoint(tmp_path):
     run = tmp_path / "run"
-    train(compose("train", [*FAST, "model=captioner", *SMALL_SCENES, "trainer.max_epochs=1"], run))
+    train(compose_run("train", [*FAST, "model=captioner", *SMALL_SCENES, "trainer.max_epochs=1"], run))
     overrides = [f"ckpt_path={run}/checkpoints/last.ckpt", "mode=generate", "++data.seed=3"]  # as evaluate.py turns it
-    out = evaluate(compose("evaluate", ["trainer=cpu", *overrides], tmp_path / "gen"), overrides)
+    out = evaluate(compose_run("evaluate", ["trainer=cpu", *overrides], tmp_path / "gen"))
     lines = out["generated"].splitlines()
     assert len(lines) == 8 and all("(true: " in line for line in lines)
     assert (tmp_path / "gen" / "captions.png").is_file()
@@ -204,6 +206,6 @@ def test_the_autoencoder_learns_the_28x28_sets_from_their_files(preset, tmp_path
     folder = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}[preset]
     write_idx(tmp_path / "data" / folder / "raw", n_train=200, n_test=60)
     data = [f"data={preset}", f"data.root={tmp_path / 'data'}", "data.download=false", "data.val_size=40"]
-    result = train(compose("train", [*FAST, "model=autoencoder", *data], tmp_path / "run"))
+    result = train(compose_run("train", [*FAST, "model=autoencoder", *data], tmp_path / "run"))
     assert result["test/recon_mse"] < 0.25 and 0 <= result["test/knn_acc"] <= 1
     assert (tmp_path / "run" / "code.png").is_file()

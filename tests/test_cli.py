@@ -49,7 +49,7 @@ def test_a_sweep_over_activations_runs_each(tmp_path):
 
 def test_hydras_refusals_are_sentences_that_say_what_works():
     """What Hydra refuses before the zoo sees the command line: an unknown preset, a typo, a sweep without -m."""
-    from zoo.config import presets
+    from zoo.composing import presets
 
     first_two = ", ".join(sorted(presets("model"))[:2])
     for args, sentence in (
@@ -71,7 +71,7 @@ def test_a_missing_checkpoint_is_one_sentence(tmp_path):
 
 
 def test_the_slurm_launcher_config_composes():
-    from zoo.config import compose
+    from zoo.composing import compose
 
     cfg = compose("train", ["hydra/launcher=slurm", "hydra.launcher.partition=gpu", "hydra.launcher.nodes=2"])
     assert cfg.hydra.launcher._target_.endswith("SlurmLauncher")
@@ -80,7 +80,7 @@ def test_the_slurm_launcher_config_composes():
 
 @pytest.mark.parametrize("preset", sorted(p.stem for p in (ROOT / "configs" / "experiment").glob("*.yaml")))
 def test_every_experiment_preset_composes(compose_train, preset):
-    cfg = compose_train(f"experiment={preset}")
+    cfg = compose_train(f"experiment={preset}").cfg
     assert cfg.model._target_ and cfg.data._target_ and cfg.trainer.max_epochs >= 1
 
 

@@ -96,7 +96,7 @@ def test_frechet_distance_closed_forms():
 
 
 def test_one_gan_step_changes_both_nets(compose_train, tmp_path):
-    cfg = compose_train("model=gan", "data=ring")
+    cfg = compose_train("model=gan", "data=ring").cfg
     torch.manual_seed(0)
     from datamodules.points import PointsDataModule
 
@@ -166,7 +166,7 @@ def test_realnvp_on_digits_reports_bits_per_dim_and_finds_outliers(compose_train
         name="evaluate",
         output_dir=tmp_path / "eval",
     )
-    result = evaluate(cfg, [])
+    result = evaluate(cfg)
     assert result["ood/noise/auroc_likelihood"] > 0.9 and 0 <= result["ood/invert/auroc_likelihood"] <= 1
     assert (tmp_path / "eval" / "ood_histograms.png").is_file()
 
@@ -184,7 +184,7 @@ def test_ood_options_say_what_works(compose_train, tmp_path):
     train(compose_train("model=mlp", "trainer.max_epochs=1", output_dir=tmp_path / "mlp"))
     cfg = compose_train(f"ckpt_path={tmp_path}/mlp/checkpoints/best.ckpt", "ood=[noise]", name="evaluate")
     with pytest.raises(UserError, match=r"ood=\['noise'\] is not an option of this checkpoint's Classifier"):
-        evaluate(cfg, [])
+        evaluate(cfg)
     train(
         compose_train(
             "model=realnvp", "data=digits", "trainer.max_epochs=1", "model.hidden=8", output_dir=tmp_path / "flow"
@@ -206,8 +206,8 @@ def test_ood_options_say_what_works(compose_train, tmp_path):
     ):  # fmt: skip
         cfg = compose_train(*overrides, name="evaluate")
         with pytest.raises(UserError, match=sentence):
-            evaluate(cfg, [])
-    on_points = evaluate(compose_train(moons, "ood=[noise]", name="evaluate", output_dir=tmp_path / "eval"), [])
+            evaluate(cfg)
+    on_points = evaluate(compose_train(moons, "ood=[noise]", name="evaluate", output_dir=tmp_path / "eval"))
     assert {k for k in on_points if k.startswith("ood/noise/auroc")} == {
         "ood/noise/auroc_likelihood",
         "ood/noise/auroc_typicality",
@@ -229,7 +229,7 @@ def test_held_out_digits_are_outliers_under_every_score(compose_train, tmp_path)
         name="evaluate",
         output_dir=tmp_path / "eval",
     )
-    result = evaluate(cfg, [])
+    result = evaluate(cfg)
     for score in SCORES:
         assert 0 <= result[f"ood/heldout/auroc_{score}"] <= 1
     assert result["ood/noise/auroc_likelihood"] > 0.9 and result["ood/heldout/bpd"] > 0
@@ -278,7 +278,7 @@ def test_classic_fid_without_torch_fidelity_is_a_sentence(compose_train):
     from zoo.learners.gan import classic_fid
 
     data = DigitsDataModule(scaling="unit")
-    model = build_model(compose_train("model=dcgan").model, data.description)
+    model = build_model(compose_train("model=dcgan").cfg.model, data.description)
     with pytest.raises(UserError, match="pip install torch-fidelity"):
         classic_fid(model, data)
 
@@ -312,7 +312,7 @@ def test_gan_under_ddp_keeps_both_nets_in_step(tmp_path):
     ],
 )
 def test_paper_presets_build_their_models_and_run_a_batch(compose_train, preset, shape):
-    cfg = compose_train(f"experiment={preset}")
+    cfg = compose_train(f"experiment={preset}").cfg
     assert cfg.data.scaling == "unit"  # generative presets ask their data for pixels in [0, 1]
     data = DataDescription("images", input_shape=shape, num_classes=10, levels=256, scaling="unit")
     model = build_model(cfg.model, data)

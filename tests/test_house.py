@@ -165,7 +165,6 @@ def test_a_new_family_trains_and_evaluates_without_editing_the_zoo(tmp_path):
 
 def test_a_new_familys_options_are_checked_by_its_own_declarations(tmp_path, monkeypatch):
     """Options named like other families' get the new family's rules, with no edit outside its files."""
-    from zoo.config import compose
     from zoo.errors import UserError
     from zoo.run import prepare
 
@@ -181,7 +180,9 @@ def test_a_new_familys_options_are_checked_by_its_own_declarations(tmp_path, mon
         f"hydra.searchpath=[file://{tmp_path}/configs]",
     ]
     accepted = ["model.alpha=5", "model.features=[32,64]", "model.beta=0.25"]  # alpha > 0.5 would be wrong for a flow
-    run = prepare(compose("train", [*base, *accepted], tmp_path / "run"))
+    from zoo.starting import compose_run
+
+    run = prepare(compose_run("train", [*base, *accepted], tmp_path / "run"))
     assert run.model.alpha == 5 and run.model.beta == 0.25 and len(run.model.net.layers) == 3
     for override, sentence in (
         ("model.alpha=11", "model.alpha must be a number in [0, 10], got 11"),
@@ -194,7 +195,7 @@ def test_a_new_familys_options_are_checked_by_its_own_declarations(tmp_path, mon
         ("+model.gamma=1", "model.gamma is not an option here"),
     ):
         with pytest.raises(UserError, match=re.escape(sentence)):
-            prepare(compose("train", [*base, override], tmp_path / "refused"))
+            prepare(compose_run("train", [*base, override], tmp_path / "refused"))
 
 
 def is_module(name: str) -> bool:
@@ -223,11 +224,12 @@ PACKAGES = ("zoo", "datamodules", "sections", "hydra_plugins", "train", "evaluat
 LAYERS = {
     "entry points and sections": ["train", "evaluate", "zoo", "zoo.cli", "zoo.__main__", "zoo.compare", "sections",
                                   "hydra_plugins"],
-    "run and api": ["zoo.run", "zoo.api", "zoo.build", "zoo.catalog", "zoo.cards"],
+    "run and api": ["zoo.run", "zoo.api", "zoo.starting", "zoo.build", "zoo.catalog", "zoo.cards"],
     "learners": ["zoo.learners"],
     "metrics": ["zoo.metrics"],
     "nets and datamodules": ["zoo.nets", "datamodules"],
-    "ground": ["zoo.errors", "zoo.files", "zoo.ranges", "zoo.options", "zoo.config", "zoo.checkpoint", "zoo.run_folder",
+    "ground": ["zoo.errors", "zoo.files", "zoo.ranges", "zoo.options", "zoo.config", "zoo.composing",
+               "zoo.offered", "zoo.checkpoint", "zoo.run_folder",
                "zoo.sweep", "zoo.signals", "zoo.callbacks", "zoo.loggers", "zoo.plots", "zoo.search", "zoo.way_out",
                "zoo.records", "zoo.tables"],
 }  # fmt: skip

@@ -21,11 +21,11 @@ from datamodules.text import (
 from tests.conftest import run_cli
 from tests.test_train import epoch_losses
 from zoo.build import check_model
-from zoo.config import compose
 from zoo.errors import UserError
 from zoo.learners.language_model import LanguageModel
 from zoo.nets.rnn import ElmanRNN, RNNLanguageModel
 from zoo.run import evaluate, train
+from zoo.starting import compose_run
 
 
 def test_lecture_rnn_equals_torch_rnn_with_the_same_weights():
@@ -205,19 +205,19 @@ def test_char_model_on_a_local_file_trains_and_generates(compose_train, tmp_path
     ckpt = tmp_path / "checkpoints" / "best.ckpt"
     outputs = []
     for i in range(2):  # each evaluation into its own folder: a finished one is never written into again
-        cfg = compose(
+        cfg = compose_run(
             "evaluate",
             [f"ckpt_path={ckpt}", "mode=generate", "prompt=the c", "length=40", "temperature=0.8", "seed=3"],
             tmp_path / f"gen{i}",
         )
-        outputs.append(evaluate(cfg, overrides=[])["generated"])
+        outputs.append(evaluate(cfg)["generated"])
     assert outputs[0] == outputs[1] and outputs[0].startswith("the c") and len(outputs[0]) == 45
     assert (tmp_path / "gen0" / "generated.txt").read_text().strip() == outputs[0].strip()
     record = json.loads((tmp_path / "gen0" / "metrics.json").read_text())  # generation leaves a record too
     assert record["mode"] == "generate" and record["generated"] == outputs[0] and record["git_commit"]
-    cfg = compose("evaluate", [f"ckpt_path={ckpt}", "mode=generate", "seed=4", "length=40"], tmp_path / "gen2")
+    cfg = compose_run("evaluate", [f"ckpt_path={ckpt}", "mode=generate", "seed=4", "length=40"], tmp_path / "gen2")
     with pytest.raises(UserError, match="prompt is empty"):
-        evaluate(cfg, overrides=[])
+        evaluate(cfg)
 
 
 def test_corpora_read_their_original_layouts(tmp_path):
@@ -274,7 +274,7 @@ def test_evaluation_reads_any_text_with_the_checkpoints_vocabulary(compose_train
 
     def scored(*overrides):
         out = tmp_path / f"eval{next(folders)}"
-        return evaluate(compose("evaluate", [f"ckpt_path={ckpt}", *overrides], out), list(overrides))
+        return evaluate(compose_run("evaluate", [f"ckpt_path={ckpt}", *overrides], out))
 
     same = scored(f"++data.path={seen}")
     other = scored(f"++data.path={shouted}")

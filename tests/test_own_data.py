@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 
 from tests.conftest import FAST
-from zoo.config import compose
+from zoo.composing import compose
 from zoo.errors import UserError
 from zoo.run import evaluate, prepare, train
+from zoo.starting import compose_run
 
 
 def draw(path: Path, shape: str, size: int, colour: bool, rng: random.Random) -> None:
@@ -47,11 +48,11 @@ IMAGES = ["data=images", "trainer.max_epochs=15", "data.batch_size=16"]
 @pytest.mark.parametrize("colour", [False, True], ids=["grey", "colour"])
 def test_a_folder_of_images_trains_a_cnn_and_evaluates_from_its_checkpoint(tmp_path, colour):
     folder = image_folder(tmp_path / "shapes", colour=colour)
-    metrics = train(compose("train", [*FAST, *IMAGES, "model=cnn", f"data.path={folder}", f"data.cache={tmp_path}/c"],
-                            tmp_path / "run"))  # fmt: skip
+    overrides = [*FAST, *IMAGES, "model=cnn", f"data.path={folder}", f"data.cache={tmp_path}/c"]
+    metrics = train(compose_run("train", overrides, tmp_path / "run"))
     assert metrics["test/acc"] >= 0.8, metrics  # disks and squares are easy to tell apart
     ckpt = tmp_path / "run" / "checkpoints" / "best.ckpt"
-    again = evaluate(compose("evaluate", [f"ckpt_path={ckpt}"], tmp_path / "eval"), [f"ckpt_path={ckpt}"])
+    again = evaluate(compose_run("evaluate", [f"ckpt_path={ckpt}"], tmp_path / "eval"))
     assert again["test/acc"] == metrics["test/acc"]
     import torch
 
@@ -66,10 +67,10 @@ def test_a_folder_of_images_trains_a_cnn_and_evaluates_from_its_checkpoint(tmp_p
 def test_images_of_two_sizes_need_data_size_and_then_train_the_autoencoder(tmp_path):
     folder = image_folder(tmp_path / "mixed", sizes=(16, 20), suffixes=(".png", ".jpg", ".bmp"))
     with pytest.raises(UserError, match=re.escape("have 2 sizes (16x16: 60 files; 20x20: 60, e.g.")) as refused:
-        prepare(compose("train", [*FAST, *IMAGES, "model=autoencoder", f"data.path={folder}"], tmp_path / "r"))
+        prepare(compose_run("train", [*FAST, *IMAGES, "model=autoencoder", f"data.path={folder}"], tmp_path / "r"))
     assert "set data.size=16" in str(refused.value)
     run = ["model=autoencoder", f"data.path={folder}", "data.size=16", f"data.cache={tmp_path}/c"]
-    metrics = train(compose("train", [*FAST, *IMAGES, *run], tmp_path / "ae"))
+    metrics = train(compose_run("train", [*FAST, *IMAGES, *run], tmp_path / "ae"))
     assert metrics["test/recon_mse"] < 0.1 and (tmp_path / "ae" / "reconstructions.png").is_file()
 
 
@@ -93,7 +94,7 @@ def test_the_decoded_images_are_cached_by_the_folders_content(tmp_path):
 def test_fixed_train_and_test_folders_keep_their_test_images(tmp_path):
     image_folder(tmp_path / "split" / "train", n=20)
     image_folder(tmp_path / "split" / "test", n=6, seed=1)
-    run = prepare(compose("train", [*FAST, *IMAGES, "model=cnn", f"data.path={tmp_path}/split"], tmp_path / "r"))
+    run = prepare(compose_run("train", [*FAST, *IMAGES, "model=cnn", f"data.path={tmp_path}/split"], tmp_path / "r"))
     sizes = {name: len(split) for name, split in run.datamodule.splits.items()}
     assert sizes == {"train": 36, "val": 4, "test": 12}
 
@@ -124,14 +125,16 @@ def bad_folders(root: Path) -> dict[str, tuple[Path, str]]:
 def test_each_unusable_image_folder_is_one_sentence_naming_it(tmp_path):
     for name, (folder, sentence) in bad_folders(tmp_path).items():
         with pytest.raises(UserError, match=re.escape(sentence)) as refused:
-            prepare(compose("train", [*FAST, *IMAGES, "model=cnn", f"data.path={folder}"], tmp_path / "r"))
+            prepare(compose_run("train", [*FAST, *IMAGES, "model=cnn", f"data.path={folder}"], tmp_path / "r"))
         assert "\n" not in str(refused.value), name
 
 
 def test_a_checkpoint_trained_on_a_folder_refuses_a_folder_with_other_classes(tmp_path):
     folder = image_folder(tmp_path / "shapes")
     train(
-        compose("train", [*FAST, *IMAGES, "model=cnn", "trainer.max_epochs=1", f"data.path={folder}"], tmp_path / "r")
+        compose_run(
+            "train", [*FAST, *IMAGES, "model=cnn", "trainer.max_epochs=1", f"data.path={folder}"], tmp_path / "r"
+        )
     )
     other = tmp_path / "other"
     image_folder(other)
@@ -139,7 +142,7 @@ def test_a_checkpoint_trained_on_a_folder_refuses_a_folder_with_other_classes(tm
     ckpt = tmp_path / "r" / "checkpoints" / "best.ckpt"
     overrides = [f"ckpt_path={ckpt}", f"++data.path={other}"]
     with pytest.raises(UserError, match=re.escape("label_names (['disk', 'square'] vs ['disk', 'triangle'])")):
-        evaluate(compose("evaluate", overrides, tmp_path / "e"), overrides)
+        evaluate(compose_run("evaluate", overrides, tmp_path / "e"))
 
 
 # --- tables ---------------------------------------------------------------------------------------------------
@@ -160,13 +163,13 @@ def write_table(path: Path, n: int = 240, seed: int = 0, missing: bool = False) 
 def test_a_table_trains_the_mlp_for_classification_and_for_regression(tmp_path):
     table = write_table(tmp_path / "items.csv")
     common = [*FAST, "model=mlp", "data=table", f"data.path={table}", "trainer.max_epochs=30"]
-    classified = train(compose("train", [*common, "data.target=kind"], tmp_path / "kind"))
+    classified = train(compose_run("train", [*common, "data.target=kind"], tmp_path / "kind"))
     assert classified["test/acc"] >= 0.85 and (tmp_path / "kind" / "confusion_matrix.png").is_file()
-    regressed = train(compose("train", [*common, "data.target=price"], tmp_path / "price"))
+    regressed = train(compose_run("train", [*common, "data.target=price"], tmp_path / "price"))
     assert regressed["test/r2"] >= 0.9 and regressed["test/rmse"] > 0 and "test/acc" not in regressed
     assert (tmp_path / "price" / "predicted_vs_true.png").is_file()
     ckpt = tmp_path / "price" / "checkpoints" / "best.ckpt"
-    again = evaluate(compose("evaluate", [f"ckpt_path={ckpt}"], tmp_path / "eval"), [f"ckpt_path={ckpt}"])
+    again = evaluate(compose_run("evaluate", [f"ckpt_path={ckpt}"], tmp_path / "eval"))
     assert again["test/r2"] == pytest.approx(regressed["test/r2"], abs=1e-6)
     record = json.loads((tmp_path / "price" / "metrics.json").read_text())
     assert record["test/mae"] <= record["test/rmse"]
@@ -176,8 +179,8 @@ def test_a_missing_value_is_refused_or_filled_as_asked(tmp_path):
     table = write_table(tmp_path / "gaps.csv", missing=True)
     base = [*FAST, "model=mlp", "data=table", f"data.path={table}", "data.target=price"]
     with pytest.raises(UserError, match=re.escape(f"{table}, line 7: column 'weight' has no value; data.missing=fill")):
-        prepare(compose("train", base, tmp_path / "r"))
-    run = prepare(compose("train", [*base, "data.missing=fill"], tmp_path / "f"))
+        prepare(compose_run("train", base, tmp_path / "r"))
+    run = prepare(compose_run("train", [*base, "data.missing=fill"], tmp_path / "f"))
     assert run.datamodule.description.task == "regression"
 
 
@@ -195,26 +198,32 @@ def test_a_missing_value_is_refused_or_filled_as_asked(tmp_path):
 def test_each_unusable_table_is_one_sentence(tmp_path, make, overrides, sentence):
     table = make(tmp_path / "t.csv")
     with pytest.raises(UserError, match=re.escape(sentence)):
-        prepare(compose("train", [*FAST, "model=mlp", "data=table", f"data.path={table}", *overrides], tmp_path / "r"))
+        prepare(
+            compose_run("train", [*FAST, "model=mlp", "data=table", f"data.path={table}", *overrides], tmp_path / "r")
+        )
 
 
 def test_the_bundled_tables_train_and_a_regression_beats_the_least_squares_line(tmp_path):
     from sklearn.linear_model import LinearRegression
 
-    iris = train(compose("train", [*FAST, "model=perceptron", "data=iris", "trainer.max_epochs=60"], tmp_path / "iris"))
+    iris = train(
+        compose_run("train", [*FAST, "model=perceptron", "data=iris", "trainer.max_epochs=60"], tmp_path / "iris")
+    )
     assert iris["test/acc"] >= 0.85
-    cfg = compose("train", ["trainer=cpu", "callbacks.progress_bar=null", "model=mlp", "data=diabetes"], tmp_path / "d")
+    cfg = compose_run(
+        "train", ["trainer=cpu", "callbacks.progress_bar=null", "model=mlp", "data=diabetes"], tmp_path / "d"
+    )
     diabetes = train(cfg)
-    data = prepare(compose("train", ["trainer=cpu", "model=mlp", "data=diabetes"], tmp_path / "p")).datamodule
+    data = prepare(compose_run("train", ["trainer=cpu", "model=mlp", "data=diabetes"], tmp_path / "p")).datamodule
     splits = {name: (split.x.numpy(), split.y.numpy()) for name, split in data.splits.items()}
     line = LinearRegression().fit(*splits["train"])
     assert diabetes["test/r2"] >= line.score(*splits["test"]) - 1e-9, (diabetes["test/r2"], line.score(*splits["test"]))
     with pytest.raises(UserError, match="model gan learns from .* but data=iris holds rows; pick"):
-        prepare(compose("train", [*FAST, "model=gan", "data=iris"], tmp_path / "g"))
+        prepare(compose_run("train", [*FAST, "model=gan", "data=iris"], tmp_path / "g"))
 
 
 @pytest.mark.parametrize("data", ["iris", "wine", "breast_cancer", "diabetes"])
 def test_every_bundled_table_trains_and_tests(data, tmp_path):
-    metrics = train(compose("train", [*FAST, "model=mlp", f"data={data}"], tmp_path))
+    metrics = train(compose_run("train", [*FAST, "model=mlp", f"data={data}"], tmp_path))
     figure = metrics["test/r2"] if data == "diabetes" else metrics["test/acc"]
     assert figure == figure and figure <= 1.0  # measured (not NaN) and a valid R² or accuracy

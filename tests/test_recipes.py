@@ -8,10 +8,16 @@ import torch
 from datamodules.description import DataDescription
 from datamodules.text import PTBDataModule, RandomWindows
 from tests.conftest import ROOT
-from zoo.config import applied_recipes, compose, presets
+from zoo.composing import Composition, compose, presets
 from zoo.learners.language_model import LanguageModel
 from zoo.nets.rnn import RNNLanguageModel
 from zoo.run import train
+from zoo.starting import compose_run
+
+
+def applied_recipes(cfg) -> list[str]:
+    return Composition.of(cfg.hydra).recipes
+
 
 PAIRS = sorted(p.stem for p in (ROOT / "configs" / "recipe" / "pair").glob("*.yaml"))
 
@@ -83,7 +89,7 @@ def test_unknown_token_share_of_each_split(tmp_path):
 
 
 def test_the_best_and_last_checkpoint_of_an_epoch_are_written_once(tmp_path):
-    metrics = train(compose("train", ["trainer=cpu", "callbacks=none", "trainer.max_epochs=3"], tmp_path))
+    metrics = train(compose_run("train", ["trainer=cpu", "callbacks=none", "trainer.max_epochs=3"], tmp_path))
     last, best = tmp_path / "checkpoints" / "last.ckpt", tmp_path / "checkpoints" / "best.ckpt"
     history = __import__("json").loads((tmp_path / "history.json").read_text())["val/loss"]
     if history[-1] == min(history):  # the last epoch was the best: one file, and last.ckpt links to it

@@ -106,7 +106,7 @@ def test_a_pruned_trial_stops_its_run_after_the_epoch_it_is_pruned_in(compose_tr
 @pytest.mark.parametrize("preset", sorted(p.stem for p in (ROOT / "configs" / "hparams_search").glob("*.yaml")))
 def test_every_search_preset_searches_keys_its_runs_have(preset, tmp_path):
     from zoo.build import check_config
-    from zoo.config import compose
+    from zoo.composing import compose
     from zoo.run import TrainOptions
 
     text = tmp_path / "words.txt"

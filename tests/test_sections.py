@@ -51,7 +51,7 @@ def writes_its_report(name, tmp_path, monkeypatch):
 def test_resnet_section_at_paper_scale_runs_the_papers_recipes():
     from sections.common import TRAINER
     from sections.resnet import degradation_runs, odenet_runs
-    from zoo.config import compose
+    from zoo.composing import compose
 
     def composed(overrides):  # as Report.train composes them at the paper scale
         return compose("train", ["callbacks=none", TRAINER["paper"], *overrides])

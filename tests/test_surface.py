@@ -21,9 +21,10 @@ import pytest
 import torch
 
 from tests.conftest import ROOT, write_idx
-from zoo.config import compose
+from zoo.composing import compose
 from zoo.errors import UserError
 from zoo.run import evaluate, prepare, train
+from zoo.starting import compose_run
 
 TEXT = "the cat sat on the mat.\nthe dog sat on the log.\n" * 400
 
@@ -87,7 +88,7 @@ def files(tmp_path_factory) -> dict:
     lm = ["model=gru_lm", "data=text", f"data.path={paths['text']}"]
     for name, overrides in (("mlp", ["model=mlp", "data=digits"]), ("lm", lm)):
         out = root / f"trained_{name}"
-        cfg = compose("train", [*overrides, *STEPS, "callbacks=none"], out)
+        cfg = compose_run("train", [*overrides, *STEPS, "callbacks=none"], out)
         train(cfg)
         checkpoints[name] = out / "checkpoints" / "last.ckpt"
     paths["ckpt_mlp"], paths["ckpt_lm"] = str(checkpoints["mlp"]), str(checkpoints["lm"])
@@ -187,16 +188,18 @@ def check_surface(files, tmp_path, n_train: int | None, n_evaluate: int | None, 
     counts = {"accepted": 0, "refused": 0, "trained": 0}
     accepted = []
     for i, invocation in enumerate(sample(train_invocations(files), n_train)):
-        result = outcome(lambda o, i=i: prepare(compose("train", ["trainer=cpu", *o], tmp_path / f"t{i}")), invocation)
+        result = outcome(
+            lambda o, i=i: prepare(compose_run("train", ["trainer=cpu", *o], tmp_path / f"t{i}")), invocation
+        )
         counts[result] += 1
         if result == "accepted":
             accepted.append(invocation)
     for i, invocation in enumerate(sample(evaluate_invocations(files), n_evaluate, seed=1)):
-        run = lambda o, i=i: evaluate(compose("evaluate", ["trainer=cpu", *o], tmp_path / f"e{i}"), o)  # noqa: E731
+        run = lambda o, i=i: evaluate(compose_run("evaluate", ["trainer=cpu", *o], tmp_path / f"e{i}"))  # noqa: E731
         counts[outcome(run, invocation)] += 1
     for i, invocation in enumerate(sample(accepted, n_steps, seed=2)):
         overrides = [*invocation, *two_steps(invocation), "callbacks.progress_bar=null"]
-        run = lambda o, i=i: train(compose("train", o, tmp_path / f"s{i}"))  # noqa: E731
+        run = lambda o, i=i: train(compose_run("train", o, tmp_path / f"s{i}"))  # noqa: E731
         outcome(run, overrides)
         counts["trained"] += 1
     return counts
@@ -244,7 +247,7 @@ def test_a_sample_of_the_surface_as_real_processes(files, tmp_path):
 
 def test_tensors_in_windows_are_int64(files, tmp_path):
     """Streams are stored compactly; the model still receives int64 ids."""
-    cfg = compose("train", ["model=gru_lm", "data=text", f"data.path={files['text']}"], tmp_path)
+    cfg = compose_run("train", ["model=gru_lm", "data=text", f"data.path={files['text']}"], tmp_path)
     run = prepare(cfg)
     x, y = next(iter(run.datamodule.train_dataloader()))
     assert x.dtype == y.dtype == torch.int64 and run.datamodule.streams["train"].dtype == torch.int16

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import FAST, ROOT, run_cli
-from zoo.config import compose
 from zoo.errors import UserError
 from zoo.run import train
+from zoo.starting import compose_run
 
 QUICK = [*FAST, "model=mlp", "model.width=16", "trainer.max_epochs=2"]
 
@@ -31,7 +31,7 @@ def test_mlflow_receives_the_parameters_every_epoch_the_final_metrics_and_the_pi
         "model.optimizer.lr=0.003",
         f"paths.log_dir={tmp_path}",
     ]
-    metrics = train(compose("train", overrides, tmp_path / "run"))
+    metrics = train(compose_run("train", overrides, tmp_path / "run"))
     client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
     [run] = client.search_runs([client.get_experiment_by_name("lecture-zoo").experiment_id])
     params = run.data.params
@@ -50,7 +50,7 @@ def test_mlflow_receives_the_parameters_every_epoch_the_final_metrics_and_the_pi
 )
 def test_wandb_offline_keeps_the_parameters_the_summary_and_the_pictures_in_the_run_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_SILENT", "true")
-    metrics = train(compose("train", [*QUICK, "logger=wandb", "tags=[baseline]"], tmp_path))
+    metrics = train(compose_run("train", [*QUICK, "logger=wandb", "tags=[baseline]"], tmp_path))
     [run] = (tmp_path / "wandb").glob("offline-run-*")
     # wandb keeps an offline run in its own log (what `wandb sync` uploads), protobuf records that hold the
     # parameters' names and the summary's keys as they are; the pictures are files beside it
@@ -71,15 +71,15 @@ def test_a_logger_whose_package_is_missing_is_one_sentence_and_many_goes_without
         loggers.importlib.util, "find_spec", lambda name, *a: None if name == "mlflow" else real(name, *a)
     )
     with pytest.raises(UserError, match=r"logger=mlflow needs the mlflow package: pip install 'lecture-zoo\[mlflow\]'"):
-        prepare(compose("train", [*QUICK, "logger=mlflow"], tmp_path / "a"))
-    run = prepare(compose("train", [*QUICK, "logger=many", f"paths.log_dir={tmp_path}"], tmp_path / "b"))
+        prepare(compose_run("train", [*QUICK, "logger=mlflow"], tmp_path / "a"))
+    run = prepare(compose_run("train", [*QUICK, "logger=many", f"paths.log_dir={tmp_path}"], tmp_path / "b"))
     kinds = {type(logger).__name__ for logger in run.trainer.loggers}
     assert "MLFlowLogger" not in kinds and "ResumableCSVLogger" in kinds
 
 
 @pytest.mark.parametrize("preset", ["default", "fdr", "overfit", "limit", "profiler"])
 def test_each_debug_preset_runs(tmp_path, preset):
-    metrics = train(compose("train", ["model=mlp", f"debug={preset}", "callbacks.progress_bar=null",
+    metrics = train(compose_run("train", ["model=mlp", f"debug={preset}", "callbacks.progress_bar=null",
                                       "extras.print_config=false"], tmp_path))  # fmt: skip
     assert "test/acc" in metrics
     if preset == "profiler":
@@ -117,14 +117,14 @@ def test_the_slurm_launcher_without_slurm_is_one_sentence_with_or_without_a_swee
 
 
 def test_a_run_shows_its_curves_its_config_and_its_tags(tmp_path, capsys):
-    metrics = train(compose("train", [*QUICK[:-1], "trainer.max_epochs=3", "extras.print_config=true", "tags=[x]"],
+    metrics = train(compose_run("train", [*QUICK[:-1], "trainer.max_epochs=3", "extras.print_config=true", "tags=[x]"],
                             tmp_path))  # fmt: skip
     out = capsys.readouterr().out
     assert "config of" in out and "width: 16" in out  # the composed config as a tree, at the start
     assert (tmp_path / "learning_curves.png").stat().st_size > 1000 and metrics["tags"] == ["x"]
     history = json.loads((tmp_path / "history.json").read_text())
     assert len(history["val/loss"]) == len(history["train/loss"]) == metrics["epochs"] == 3  # one entry an epoch
-    train(compose("train", [*QUICK, "extras.print_config=false"], tmp_path / "quiet"))
+    train(compose_run("train", [*QUICK, "extras.print_config=false"], tmp_path / "quiet"))
     assert "config of" not in capsys.readouterr().out
 
 

@@ -64,13 +64,15 @@ def test_run_folder_holds_everything(compose_train, tmp_path):
 def test_evaluate_reproduces_the_test_metrics_from_the_checkpoint(compose_train, tmp_path):
     trained = train(compose_train("trainer.max_epochs=3"))
     cfg = compose_train(f"ckpt_path={tmp_path}/checkpoints/best.ckpt", name="evaluate", output_dir=tmp_path / "eval")
-    evaluated = evaluate(cfg, overrides=[f"ckpt_path={cfg.ckpt_path}"])
+    evaluated = evaluate(cfg)
     assert evaluated["test/acc"] == trained["test/acc"]
     assert evaluated["test/loss"] == pytest.approx(trained["test/loss"], rel=1e-6)
     assert (tmp_path / "eval" / "metrics.json").is_file()
     # data.* overrides apply on top of the checkpoint's data config
-    cfg = compose_train(f"ckpt_path={tmp_path}/checkpoints/best.ckpt", name="evaluate", output_dir=tmp_path / "e7")
-    batch = evaluate(cfg, overrides=["data.batch_size=7"])
+    cfg = compose_train(
+        f"ckpt_path={tmp_path}/checkpoints/best.ckpt", "data.batch_size=7", name="evaluate", output_dir=tmp_path / "e7"
+    )
+    batch = evaluate(cfg)
     assert batch["test/acc"] == trained["test/acc"]
 
 
@@ -80,7 +82,7 @@ def test_evaluate_refuses_data_of_another_shape(compose_train, tmp_path):
         f"ckpt_path={tmp_path}/checkpoints/best.ckpt", "data=digits", name="evaluate", output_dir=tmp_path / "eval"
     )
     with pytest.raises(UserError, match="was trained on other data .* input_shape \\(\\[2\\] vs \\[1, 8, 8\\]\\)"):
-        evaluate(cfg, overrides=["data=digits"])
+        evaluate(cfg)
 
 
 def test_mlp_trains_on_mnist_files(compose_train, tmp_path):
@@ -112,7 +114,7 @@ def test_progress_bar_reaches_the_last_batch_and_shows_epoch_metrics(compose_tra
     from zoo.build import build_datamodule, build_model
     from zoo.callbacks import EpochProgressBar
 
-    cfg = compose_train()
+    cfg = compose_train().cfg
     L.seed_everything(0, verbose=False)
     data = build_datamodule(cfg.data)
     bar = EpochProgressBar(refresh_rate=7)  # 20 batches an epoch: not a multiple of the refresh rate

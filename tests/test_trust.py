@@ -25,9 +25,10 @@ import torch
 
 from tests.conftest import FAST, run_cli
 from zoo import signals
-from zoo.config import compose
+from zoo.composing import compose
 from zoo.errors import Interrupted, UserError
 from zoo.run import evaluate, train
+from zoo.starting import compose_run
 
 CALLABLES = ("builtins.open", "os.system", "shutil.rmtree", "subprocess.run", "pathlib.Path.write_text",
              "builtins.exec", "torch.save", "zoo.run.train", "zoo.nets.mlp.init_linear")  # fmt: skip
@@ -61,7 +62,7 @@ def runs(tmp_path_factory) -> dict[str, Path]:
     """Finished runs to read (an MLP and a flow on digits), and an unfinished copy of the MLP's to resume."""
     root = tmp_path_factory.mktemp("runs")
     for name, overrides in (("mlp", MLP), ("flow", FLOW)):
-        train(compose("train", [*FAST, *overrides, "trainer.max_epochs=1"], root / name))
+        train(compose_run("train", [*FAST, *overrides, "trainer.max_epochs=1"], root / name))
     shutil.copytree(root / "mlp", root / "paused")
     (root / "paused" / "metrics.json").unlink()  # as if stopped after the fit: resume=true continues it
     return {"root": root, **{name: root / name for name in ("mlp", "flow", "paused")}}
@@ -108,19 +109,19 @@ def read_by(reader: str, ckpt: Path, out: Path, runs: dict) -> None:
     from zoo import api
 
     if reader == "evaluate":
-        evaluate(compose("evaluate", ["trainer=cpu", f"ckpt_path={ckpt}"], out), [f"ckpt_path={ckpt}"])
+        evaluate(compose_run("evaluate", ["trainer=cpu", f"ckpt_path={ckpt}"], out))
     elif reader == "load":
         api.load(ckpt)
     elif reader == "ckpt_path":
-        train(compose("train", [*FAST, *MLP, f"ckpt_path={ckpt}"], out))
+        train(compose_run("train", [*FAST, *MLP, f"ckpt_path={ckpt}"], out))
     elif reader == "resume":
         shutil.copytree(runs["paused"], out)
         shutil.copy(ckpt, out / "checkpoints" / "last.ckpt")
-        train(compose("train", [*FAST, *MLP, "trainer.max_epochs=1", "resume=true"], out))
+        train(compose_run("train", [*FAST, *MLP, "trainer.max_epochs=1", "resume=true"], out))
     elif reader == "ood_background":
         flow = runs["flow"] / "checkpoints" / "best.ckpt"
         options = [f"ckpt_path={flow}", "ood=[noise]", "ood_scores=[ratio]", f"ood_background={ckpt}"]
-        evaluate(compose("evaluate", ["trainer=cpu", *options], out), options)
+        evaluate(compose_run("evaluate", ["trainer=cpu", *options], out))
 
 
 def crafted_cases(runs: dict, folder: Path) -> list[tuple[str, str, Path, Path]]:
@@ -195,11 +196,11 @@ DAMAGES = {  # name -> what happens to a finished run folder
     "nothing": lambda f: None,
 }
 COMMANDS = {  # name -> a command pointed at the folder
-    "a new run": lambda f, runs: train(compose("train", [*FAST, *MLP, "trainer.max_epochs=1"], f)),
-    "resume=true": lambda f, runs: train(compose("train", [*FAST, *MLP, "trainer.max_epochs=1", "resume=true"], f)),
-    "another model, resumed": lambda f, runs: train(compose("train", [*FAST, "model=cnn", "resume=true"], f)),
+    "a new run": lambda f, runs: train(compose_run("train", [*FAST, *MLP, "trainer.max_epochs=1"], f)),
+    "resume=true": lambda f, runs: train(compose_run("train", [*FAST, *MLP, "trainer.max_epochs=1", "resume=true"], f)),
+    "another model, resumed": lambda f, runs: train(compose_run("train", [*FAST, "model=cnn", "resume=true"], f)),
     "an evaluation": lambda f, runs: evaluate(
-        compose("evaluate", ["trainer=cpu", f"ckpt_path={runs['flow']}/checkpoints/best.ckpt"], f), []
+        compose_run("evaluate", ["trainer=cpu", f"ckpt_path={runs['flow']}/checkpoints/best.ckpt"], f)
     ),
 }
 
@@ -325,7 +326,7 @@ PHASES = {  # a hook of the run and what the interruption then says was kept
 def test_a_signal_in_every_phase_ends_the_run_with_one_line_and_its_status(tmp_path, hook, name):
     stop = ["+callbacks.stop._target_=tests.conftest.SignalAt", f"+callbacks.stop.hook={hook}"]
     stop += [f"+callbacks.stop.signal={name}"]
-    cfg = compose("train", [*FAST, *MLP, "trainer.max_epochs=2", "callbacks=default", "callbacks.progress_bar=null",
+    cfg = compose_run("train", [*FAST, *MLP, "trainer.max_epochs=2", "callbacks=default", "callbacks.progress_bar=null",
                             *stop], tmp_path)  # fmt: skip
     with pytest.raises(Interrupted) as stopped:
         train(cfg)
@@ -366,9 +367,9 @@ def a_run(out: Path, ckpt: Path | None, evaluation: bool):
     """A training run on digits (or an evaluation of `ckpt`) into `out`, as a function of nothing."""
     if evaluation:
         overrides = [f"ckpt_path={ckpt}"]
-        return lambda: evaluate(compose("evaluate", overrides, out), overrides)
+        return lambda: evaluate(compose_run("evaluate", overrides, out))
     overrides = [*FAST, *MLP, "data.batch_size=16", "callbacks=default", "callbacks.progress_bar=null"]
-    return lambda: train(compose("train", overrides, out))
+    return lambda: train(compose_run("train", overrides, out))
 
 
 def check_random_signals(tmp_path: Path, n: int) -> None:
@@ -467,7 +468,7 @@ def test_a_full_disk_is_one_sentence_naming_the_last_whole_checkpoint_and_leaves
         return real_save(self, path, *args, **kwargs)
 
     monkeypatch.setattr(L.Trainer, "save_checkpoint", second_save_fills_the_disk)
-    cfg = compose("train", [*FAST, *MLP, "trainer.max_epochs=3", "model.optimizer.lr=0.003"], tmp_path)
+    cfg = compose_run("train", [*FAST, *MLP, "trainer.max_epochs=3", "model.optimizer.lr=0.003"], tmp_path)
     with pytest.raises(UserError) as full:
         train(cfg)
     sentence = one_sentence(full.value)
@@ -475,8 +476,8 @@ def test_a_full_disk_is_one_sentence_naming_the_last_whole_checkpoint_and_leaves
     assert f"the last whole checkpoint is {tmp_path}/checkpoints/" in sentence, sentence
     assert not list(tmp_path.rglob("*.partial")) and not (tmp_path / "metrics.json").exists()
     monkeypatch.undo()  # space again: the run continues from its last whole checkpoint
-    resumed = train(compose("train", [*FAST, *MLP, "trainer.max_epochs=3", "model.optimizer.lr=0.003", "resume=true"],
-                            tmp_path))  # fmt: skip
+    overrides = [*FAST, *MLP, "trainer.max_epochs=3", "model.optimizer.lr=0.003", "resume=true"]
+    resumed = train(compose_run("train", overrides, tmp_path))
     assert resumed["epochs"] == 3
 
     real_write = pathlib.Path.write_text
@@ -489,5 +490,5 @@ def test_a_full_disk_is_one_sentence_naming_the_last_whole_checkpoint_and_leaves
 
     monkeypatch.setattr(pathlib.Path, "write_text", metrics_fill_the_disk)
     with pytest.raises(UserError, match=f"no space left on .* while writing {tmp_path}/other/metrics.json"):
-        train(compose("train", [*FAST, *MLP, "trainer.max_epochs=1"], tmp_path / "other"))
+        train(compose_run("train", [*FAST, *MLP, "trainer.max_epochs=1"], tmp_path / "other"))
     assert not list((tmp_path / "other").rglob("*.partial")) and not (tmp_path / "other" / "metrics.json").exists()

@@ -22,16 +22,16 @@ from pathlib import Path
 from typing import NamedTuple
 
 import lightning as L
-from omegaconf import DictConfig
 
 from datamodules.description import DataDescription
 from zoo import catalog
 from zoo import run as runner
 from zoo.build import model_from_checkpoint
 from zoo.checkpoint import load_checkpoint
-from zoo.config import compose, data_overrides_apply_to_any_data
+from zoo.composing import Composition, compose, data_overrides_apply_to_any_data
 from zoo.errors import InternalError, Interrupted, UserError, interruption
 from zoo.run_folder import internal_error
+from zoo.starting import compose_run
 
 
 @dataclass
@@ -68,26 +68,19 @@ def _way_out():
         raise internal_error(err) from err
 
 
-def _start(task: str, overrides: list[str], output_dir) -> DictConfig:
-    """Compose as the command line does; the run folder is output_dir, or the one train.py would make."""
-    cfg = compose(task, overrides)
-    cfg.paths.output_dir = str(Path(output_dir if output_dir is not None else cfg.hydra.run.dir).resolve())
-    return cfg
-
-
 def train(*overrides: str, output_dir: str | Path | None = None) -> Run:
     """`python train.py overrides...`; the run folder is outputs/train/<time>_<run_name> unless output_dir."""
     with _way_out():
-        cfg = _start("train", list(overrides), output_dir)
-        trained = runner.train_run(cfg)
-        return Run(trained.metrics, Path(cfg.paths.output_dir), trained.model, trained.datamodule)
+        run = compose_run("train", overrides, output_dir)
+        trained = runner.train_run(run)
+        return Run(trained.metrics, run.folder.path, trained.model, trained.datamodule)
 
 
 def evaluate(ckpt_path: str | Path, *overrides: str, output_dir: str | Path | None = None) -> dict:
     """`python evaluate.py ckpt_path=... overrides...`; returns the metrics it prints."""
     with _way_out():
         overrides = [f"ckpt_path={ckpt_path}", *data_overrides_apply_to_any_data(list(overrides))]
-        return runner.evaluate(_start("evaluate", overrides, output_dir), overrides)
+        return runner.evaluate(compose_run("evaluate", overrides, output_dir))
 
 
 def load(ckpt_path: str | Path, *overrides: str) -> Loaded:
@@ -96,8 +89,9 @@ def load(ckpt_path: str | Path, *overrides: str) -> Loaded:
     `overrides` as for evaluate, e.g. hydra.searchpath=[file://...] for a family whose configs live there.
     """
     with _way_out():
-        compose("evaluate", [f"ckpt_path={ckpt_path}", *overrides])  # the config tree the checkpoint is read against
-        model = model_from_checkpoint(load_checkpoint(ckpt_path), ckpt_path)
+        # the config tree the checkpoint is read against
+        folders = Composition.of(compose("evaluate", [f"ckpt_path={ckpt_path}", *overrides]).hydra).config_folders
+        model = model_from_checkpoint(load_checkpoint(ckpt_path, folders), ckpt_path)
         return Loaded(model.eval(), model.data)
 
 

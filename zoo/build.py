@@ -8,14 +8,63 @@ counts or vocabulary sizes by hand. A checkpoint's stored config is built the sa
 
 from __future__ import annotations
 
+import contextlib
+
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from datamodules.description import DataDescription
-from zoo.config import building, instantiate, plain
-from zoo.errors import UserError
+from zoo.config import plain
+from zoo.errors import Interrupted, UserError, interruption
 from zoo.learners.base import Learner
 from zoo.options import check_node, check_tree, check_value, parameters, target
+
+# What torch and the datamodules raise when a constructor refuses its values (and Lightning's own refusal).
+REFUSALS = (ValueError, TypeError, RuntimeError, OverflowError, MemoryError, ZeroDivisionError, AssertionError,
+            IndexError, KeyError, NotImplementedError)  # fmt: skip
+
+
+@contextlib.contextmanager
+def building(what: str):
+    """A constructor (torch, Lightning, a datamodule) that refuses the values it was given becomes a sentence."""
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+    try:
+        yield
+    except (UserError, Interrupted):
+        raise
+    except Exception as err:
+        if interruption(err):
+            raise interruption(err) from None
+        cause = err
+        while isinstance(cause, hydra.errors.InstantiationException) and cause.__cause__ is not None:
+            cause = cause.__cause__
+        if isinstance(cause, UserError):
+            raise cause from None
+        if not isinstance(cause, (*REFUSALS, MisconfigurationException)):
+            raise
+        reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0][:300]
+        if isinstance(cause, MemoryError) or "not enough memory" in reason or "can't allocate" in reason:
+            reason = "it needs more memory than this machine has"
+        raise UserError(f"the {what} options cannot be built: {reason}; check the {what}.* values") from err
+
+
+def instantiate(cfg, **kwargs):
+    """hydra.utils.instantiate, but a UserError (or an interruption) inside a constructor stays what it is."""
+    try:
+        return hydra.utils.instantiate(cfg, **kwargs)
+    except hydra.errors.InstantiationException as err:
+        if interruption(err):  # Hydra wraps what a constructor raises
+            raise interruption(err) from None
+        if isinstance(err.__cause__, UserError):
+            raise err.__cause__ from None
+        raise
+
+
+def instantiate_group(group) -> list:
+    """The objects of a config group whose entries each have a _target_ (callbacks, loggers); null entries skipped."""
+    return [instantiate(entry) for entry in (group or {}).values() if entry is not None]
+
 
 GROUPS = ("trainer", "data", "callbacks", "logger")  # config groups whose entries name their own constructor
 

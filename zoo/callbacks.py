@@ -3,8 +3,6 @@ last step, and show progress cheaply."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import RichProgressBar
@@ -13,14 +11,6 @@ from zoo import signals
 from zoo.checkpoint import save_atomically
 from zoo.errors import Interrupted, UserError
 from zoo.ranges import Count, NonNegativeCount
-
-
-def last_checkpoint_path(trainer: L.Trainer) -> str:
-    """Where this run's last.ckpt is (or would be written)."""
-    for cb in trainer.checkpoint_callbacks:
-        if cb.dirpath:
-            return f"{cb.dirpath}/last.ckpt"
-    return f"{trainer.default_root_dir}/last.ckpt"
 
 
 class FiniteLossGuard(L.Callback):
@@ -34,6 +24,7 @@ class FiniteLossGuard(L.Callback):
 
     def __init__(self, check_every: Count = 50):
         self.check_every = check_every
+        self.run_folder = None  # handed by the trainer (zoo.run_folder.RunFolder): where last.ckpt is
         self._first_bad: torch.Tensor | None = None  # (step, loss) of the first non-finite loss, on the device
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
@@ -66,8 +57,10 @@ class FiniteLossGuard(L.Callback):
                 self._stop(trainer, value, int(step))
 
     def _stop(self, trainer, value: float, step: int) -> None:
-        last = Path(last_checkpoint_path(trainer))
-        kept = f"the last good checkpoint is {last}" if last.is_file() else "no checkpoint had been written yet"
+        last = self.run_folder.last if self.run_folder else None
+        kept = (
+            f"the last good checkpoint is {last}" if last and last.is_file() else "no checkpoint had been written yet"
+        )
         raise UserError(
             f"the training loss became {value} at step {step} (epoch {trainer.current_epoch}); "
             f"training stopped and {kept}; try a smaller model.optimizer.lr or trainer.gradient_clip_val=1.0"
@@ -100,6 +93,7 @@ class CheckpointOnSigterm(L.Callback):
 
     def __init__(self):
         self._stop_deferring = None
+        self.run_folder = None  # handed by the trainer (zoo.run_folder.RunFolder): where last.ckpt goes
 
     def on_train_start(self, trainer, pl_module):
         if trainer.is_global_zero or trainer.world_size == 1:
@@ -109,12 +103,11 @@ class CheckpointOnSigterm(L.Callback):
         requested = signals.state.requested
         if not requested or self._stop_deferring is None:
             return
-        path = last_checkpoint_path(trainer)
-        save_atomically(trainer, path)  # replaces a last.ckpt that links to best.ckpt, never writes through it
+        folder = self.run_folder
+        save_atomically(trainer, str(folder.last))  # replaces a last.ckpt that links to best.ckpt, never through it
         self._restore()
-        folder = Path(path).parent.parent
         raise Interrupted(
-            f"{signals.name(requested)}: saved {path}; resume with resume=true hydra.run.dir={folder}",
+            f"{signals.name(requested)}: saved {folder.last}; resume with resume=true hydra.run.dir={folder}",
             status=128 + requested.value,
         )
 
@@ -127,7 +120,7 @@ class CheckpointOnSigterm(L.Callback):
         requested = signals.state.requested if self._stop_deferring is not None else None
         self._restore()
         if requested:  # after the last step (in the last validation, say): the epoch's checkpoints are written
-            best = getattr(trainer.checkpoint_callback, "best_model_path", "") or last_checkpoint_path(trainer)
+            best = getattr(trainer.checkpoint_callback, "best_model_path", "") or self.run_folder.last
             raise Interrupted(
                 f"{signals.name(requested)}: training had finished and its checkpoints are whole, but it was not "
                 f"tested: python evaluate.py ckpt_path={best} measures it",

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from zoo import records
 from zoo.catalog import list_models
-from zoo.config import CONFIG_DIR
+from zoo.composing import CONFIG_DIR
 from zoo.errors import UserError
 from zoo.tables import markdown
 

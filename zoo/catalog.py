@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import hydra
 
 from zoo.build import build_datamodule, build_model, learner_class
-from zoo.config import CONFIG_DIR, compose, preset, presets
+from zoo.composing import CONFIG_DIR, compose, preset, presets
 from zoo.errors import UserError
 
 

@@ -2,7 +2,7 @@
 
 A checkpoint is a file from outside: it loads with `torch.load(weights_only=True)` (tensors and plain
 containers only), and the model and data config stored in it may name only classes that the config
-tree offers for a model or for data (zoo.config.offered_targets), at any depth, and hold no
+tree offers for a model or for data (zoo.offered.offered_targets), at any depth, and hold no
 interpolation (a resolver would run when the config is read). Anything else is refused with a
 sentence before a class is imported or an object built.
 """
@@ -17,9 +17,12 @@ from weakref import proxy
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-from zoo.config import config_changes, offered_targets
+from zoo.composing import CONFIG_DIR
+from zoo.config import config_changes
 from zoo.errors import UserError
 from zoo.files import failed, partial_path, whole
+from zoo.offered import offered_targets
+from zoo.run_folder import RunFolder
 
 # Classes that moved since checkpoints were first written: what an old checkpoint names -> where it is now.
 RENAMED = {
@@ -82,11 +85,12 @@ class AtomicCheckpoint(ModelCheckpoint):
                 logger.after_save_checkpoint(proxy(self))
 
 
-def load_checkpoint(path) -> dict:
-    """A zoo checkpoint, read safely and with its stored config checked; every refusal names the file."""
+def load_checkpoint(path, config_folders=(CONFIG_DIR,)) -> dict:
+    """A zoo checkpoint, read safely and with its stored config checked against the classes the config
+    folders offer (a composition's: zoo.composing.Composition.config_folders); every refusal names the file."""
     path = Path(str(path))
     if path.is_dir():
-        raise UserError(f"checkpoint {path} is a folder; give a .ckpt file, e.g. {path}/checkpoints/best.ckpt")
+        raise UserError(f"checkpoint {path} is a folder; give a .ckpt file, e.g. {RunFolder(path).best}")
     if not path.is_file():
         raise UserError(f"checkpoint {path} does not exist; train.py writes them to <run folder>/checkpoints/")
     try:
@@ -111,13 +115,13 @@ def load_checkpoint(path) -> dict:
     model = spec["model"]
     if isinstance(model.get("learner"), str) and model["learner"] in RENAMED:
         spec["model"] = model | {"learner": RENAMED[model["learner"]]}
-    check_spec(spec, path)
+    check_spec(spec, path, config_folders)
     return checkpoint
 
 
-def check_spec(spec: dict, path) -> None:
+def check_spec(spec: dict, path, config_folders) -> None:
     """The stored config names only offered classes and holds no interpolation, at any depth."""
-    offered = offered_targets()
+    offered = offered_targets(config_folders)
     for part, allowed in (("model", offered["model"]), ("data", offered["data"]), ("description", frozenset())):
         for key, value in _leaves(spec[part], part):
             if isinstance(value, str) and "${" in value:

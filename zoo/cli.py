@@ -11,7 +11,7 @@ import sys
 
 import hydra
 
-from zoo.config import CONFIG_DIR, data_overrides_apply_to_any_data
+from zoo.composing import CONFIG_DIR, data_overrides_apply_to_any_data
 from zoo.errors import EXIT_USER_ERROR, Interrupted, UserError
 from zoo.way_out import say, tracebacks, way_out
 
@@ -58,28 +58,32 @@ def job():
 
 
 # --- train and evaluate ----------------------------------------------------------------------------------
-def _train_task(cfg):
-    from zoo.run_folder import claim_folder
+def _start(cfg):
+    """The run of this Hydra job: its composition read from Hydra here, once, and its folder claimed before
+    the trainer is imported (a folder that cannot be used is refused at once)."""
+    from hydra.core.hydra_config import HydraConfig
 
+    from zoo.starting import start
+
+    return start(cfg, HydraConfig.get())
+
+
+def _train_task(cfg):
     metrics = {}  # stays empty when the job fails (inside a sweep, the sweep goes on)
     with job():
-        claim_folder(cfg)  # a folder that cannot be used is refused before the trainer is imported
+        run = _start(cfg)
         from zoo.run import train
 
-        metrics = train(cfg, claimed=True)
+        metrics = train(run)
     return metrics.get(cfg.optimized_metric)  # what a sweeper optimises (hparams_search=...)
 
 
 def _evaluate_task(cfg):
-    from hydra.core.hydra_config import HydraConfig
-
-    from zoo.run_folder import claim_folder
-
     with job():
-        claim_folder(cfg)
+        run = _start(cfg)
         from zoo.run import evaluate
 
-        evaluate(cfg, list(HydraConfig.get().overrides.task), claimed=True)
+        evaluate(run)
 
 
 def _hydra_command(task, config_name: str, argv: list[str] | None) -> None:

@@ -20,6 +20,7 @@ from omegaconf import OmegaConf
 
 from zoo.errors import UserError
 from zoo.files import write_whole
+from zoo.run_folder import RunFolder
 from zoo.tables import markdown
 
 
@@ -34,10 +35,10 @@ def find_runs(folders: list[Path]) -> list[Path]:
     for folder in folders:
         if not folder.is_dir():
             raise UserError(f"{folder} is not a folder; give run folders or sweep folders")
-        if (folder / "metrics.json").is_file():
+        if RunFolder(folder).metrics.is_file():
             found = [folder]
         else:
-            below = [p.parent for p in folder.rglob("metrics.json") if p.is_file()]
+            below = RunFolder.runs_below(folder)
             found = sorted(below, key=lambda p: _job_order(p.relative_to(folder).parts))
         if not found:
             raise UserError(f"{folder} holds no run (no metrics.json in it or below it)")
@@ -64,7 +65,7 @@ def read_json_mapping(path: Path, notes: list[str], kind=dict):
 
 def overrides(run: Path, notes: list[str]) -> dict:
     """The command line's key=value overrides of a run, from its .hydra/overrides.yaml."""
-    path = run / ".hydra" / "overrides.yaml"
+    path = RunFolder(run).overrides
     if not path.exists():
         return {}
     try:
@@ -133,7 +134,7 @@ def plot_curves(curves: dict[Path, list], labels: dict[Path, str], metric: str, 
 
 def curve_of(run: Path, metric: str, epochs, notes: list[str]) -> list:
     """The epochs trained of `metric` (a re-validation of the best checkpoint after training is left out)."""
-    path = run / "history.json"
+    path = RunFolder(run).history
     if not path.exists():
         return []
     curve = read_json_mapping(path, notes).get(metric, [])
@@ -150,7 +151,7 @@ def compare(folders: list[Path], sort: str | None, descending: bool, curve: str,
         raise UserError(f"--out {out} is a file; give the folder the comparison is written to")
     runs = find_runs(folders)
     notes: list[str] = []
-    written = {run: read_json_mapping(run / "metrics.json", notes) for run in runs}
+    written = {run: read_json_mapping(RunFolder(run).metrics, notes) for run in runs}
     settings = {run: overrides(run, notes) for run in runs}
     metrics = {run: final_metrics(written[run]) for run in runs}
     keys = sorted({k for s in settings.values() for k in s})

@@ -1,7 +1,8 @@
-"""The shared trainer: claim the run folder -> check -> build -> fit -> test -> record.
+"""The shared trainer: check -> build -> record the run folder -> fit -> test -> write up.
 
-train.py and evaluate.py (zoo.cli) and the Python API (zoo.api) call `train_run(cfg)` and `evaluate(cfg,
-overrides)`. It knows no model family: what differs between families is asked of the learner
+train.py and evaluate.py (zoo.cli), the Python API (zoo.api) and the sections start a run
+(zoo.starting.Run: its config, its composition and its claimed folder) and call `train_run(run)` or
+`evaluate(run)`. It knows no model family: what differs between families is asked of the learner
 (zoo.learners.base). Every refusal happens before the first step; every file is written whole; Ctrl-C
 and SIGTERM end every phase with a line that says what was kept (zoo.signals).
 """
@@ -25,27 +26,27 @@ from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
 from omegaconf import DictConfig, OmegaConf
 
 from zoo import plots, signals
-from zoo.build import build_datamodule, build_model, check_config, check_learner_options, model_from_checkpoint
-from zoo.checkpoint import check_same_network, load_checkpoint
-from zoo.config import (
-    applied_recipes,
+from zoo.build import (
+    build_datamodule,
+    build_model,
     building,
-    choice,
+    check_config,
+    check_learner_options,
     instantiate,
     instantiate_group,
-    plain,
-    preset,
-    presets,
-    run_parameters,
-    task_config,
+    model_from_checkpoint,
 )
+from zoo.checkpoint import check_same_network, load_checkpoint
+from zoo.composing import preset, presets
+from zoo.config import plain, task_config
 from zoo.errors import UserError
 from zoo.files import write_whole
 from zoo.learners.base import Evaluation
 from zoo.loggers import log_figures, log_run_start, log_run_summary
 from zoo.options import check_node
 from zoo.ranges import Seed
-from zoo.run_folder import claim_folder, is_launched_rank, record_folder
+from zoo.run_folder import RunFolder, is_launched_rank
+from zoo.starting import Run
 
 # Hydra routes log records to the console and the run's log file; Lightning's own console handler
 # (which it adds, cutting its loggers off from the root, when imported before logging is set up) would
@@ -160,12 +161,12 @@ def _scalars(metrics: dict, prefix: str = "") -> dict:
     return {k: float(v) for k, v in metrics.items() if k.startswith(prefix) and torch.as_tensor(v).numel() == 1}
 
 
-def write_metrics(metrics: dict, out_dir: Path, title: str) -> None:
+def write_metrics(metrics: dict, folder: RunFolder, title: str) -> None:
     """metrics.json in the run folder (whole) and a short table on the terminal."""
     from rich.console import Console
     from rich.table import Table
 
-    write_whole(out_dir / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    write_whole(folder.metrics, json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     table = Table(title=title, show_header=False)
     for key in sorted(metrics):
         value = metrics[key]
@@ -174,7 +175,7 @@ def write_metrics(metrics: dict, out_dir: Path, title: str) -> None:
         table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
     console = Console()
     console.print(table)
-    console.print(f"run folder: {out_dir}", soft_wrap=True)
+    console.print(f"run folder: {folder}", soft_wrap=True)
 
 
 def check_batch_limits(trainer_cfg, datamodule, splits: tuple[str, ...]) -> None:
@@ -236,12 +237,12 @@ def lightning_refusals():
         raise UserError(f"Lightning refuses these settings: {reason}") from err
 
 
-def resume_from(cfg: DictConfig, out_dir: Path, model: L.LightningModule) -> tuple[str | None, tuple[int, int]]:
+def resume_from(run: Run, model: L.LightningModule) -> tuple[str | None, tuple[int, int]]:
     """The checkpoint to continue from (ckpt_path, or with resume=true this run folder's last.ckpt),
     and where in training it stands: (the epoch it continues in, optimizer steps done)."""
-    path = cfg.get("ckpt_path")
+    cfg, path = run.cfg, run.cfg.get("ckpt_path")
     if cfg.get("resume") and path is None:
-        last = out_dir / "checkpoints" / "last.ckpt"
+        last = run.folder.last
         if not last.is_file():
             raise UserError(
                 f"resume=true found no {last}; pass hydra.run.dir=<folder of the run to continue> "
@@ -250,7 +251,7 @@ def resume_from(cfg: DictConfig, out_dir: Path, model: L.LightningModule) -> tup
         path = str(last)
     if path is None:
         return None, (0, 0)
-    checkpoint = load_checkpoint(path)  # refuses unsafe, corrupt or foreign files with a sentence
+    checkpoint = load_checkpoint(path, run.composition.config_folders)  # unsafe, corrupt or foreign: a sentence
     check_same_network(checkpoint, path, model, plain(cfg.model))
     loop = checkpoint.get("loops", {}).get("fit_loop", {})
     try:
@@ -275,18 +276,18 @@ class Prepared:
     ckpt_path: str | None
 
 
-def prepare(cfg: DictConfig) -> Prepared:
+def prepare(run: Run) -> Prepared:
     """Options checked, then data, model, callbacks, loggers and trainer built: every refusal happens here."""
+    cfg = run.cfg
     check_config(cfg, TrainOptions)
     check_node("extras", plain(cfg.get("extras") or {}), [Extras])
-    out_dir = Path(cfg.paths.output_dir)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     with building("data"):
         datamodule = build_datamodule(cfg.data)
         datamodule.prepare_data()
         description = datamodule.description
     check_batch_limits(cfg.trainer, datamodule, ("train", "val", "test") if cfg.get("test") else ("train", "val"))
-    names = (choice(cfg, "model"), choice(cfg, "data"))
+    names = (run.choice("model"), run.choice("data"))
     with building("model"):
         model = build_model(cfg.model, description, names)
     check_trainer_fits_model(cfg.trainer, model, names[0])
@@ -301,11 +302,16 @@ def prepare(cfg: DictConfig) -> Prepared:
         model = model.to(memory_format=torch.channels_last)
     if cfg.get("compile"):
         model.net.compile()  # in place, so checkpoint keys stay those of the plain net
-    ckpt_path, (epochs_done, steps_done) = resume_from(cfg, out_dir, model)
+    ckpt_path, (epochs_done, steps_done) = resume_from(run, model)
     if model.ddp_unused_parameters and cfg.trainer.get("strategy") == "ddp":
         cfg.trainer.strategy = "ddp_find_unused_parameters_true"
     with building("callbacks"):
         callbacks = instantiate_group(cfg.get("callbacks"))
+    for callback in callbacks:  # where the run folder keeps checkpoints is the folder's to say
+        if isinstance(callback, ModelCheckpoint) and callback.dirpath is None:
+            callback.dirpath = str(run.folder.checkpoints)
+        if hasattr(callback, "run_folder"):
+            callback.run_folder = run.folder
     with building("logger"):
         loggers = instantiate_group(cfg.get("logger"))
     if ckpt_path and cfg.get("resume"):  # the logs of this run folder continue where the checkpoint stands
@@ -326,49 +332,54 @@ class Trained:
     datamodule: L.LightningDataModule
 
 
-def train(cfg: DictConfig, claimed: bool = False) -> dict:
+def record(run: Run) -> None:
+    """Every check has passed: the run folder gets its config and its log (the first process's alone)."""
+    if not is_launched_rank():
+        run.folder.record(task_config(run.cfg, resolve=False), run.composition)
+
+
+def train(run: Run) -> dict:
     """train.py's task: fit, test the best checkpoint, write the run folder; returns metrics.json's content."""
-    return train_run(cfg, claimed).metrics
+    return train_run(run).metrics
 
 
-def train_run(cfg: DictConfig, claimed: bool = False) -> Trained:
-    """The run of a composed config; `claimed`: its command has claimed the run folder already."""
-    out_dir = Path(cfg.paths.output_dir) if claimed else claim_folder(cfg)
+def train_run(run: Run) -> Trained:
+    """The run, with what it trained."""
     rerun = "nothing was trained; run the command again"
     with signals.interruptible(rerun) if not is_launched_rank() else contextlib.nullcontext():
-        return _train_run(cfg, out_dir)
+        return _train_run(run)
 
 
-def _train_run(cfg: DictConfig, out_dir: Path) -> Trained:
+def _train_run(run: Run) -> Trained:
     called = time.perf_counter()
-    run = prepare(cfg)
-    record_folder(cfg)  # every check has passed: the run folder gets its config and its log
-    datamodule, model, callbacks, trainer = run.datamodule, run.model, run.callbacks, run.trainer
+    cfg, folder = run.cfg, run.folder
+    prepared = prepare(run)
+    record(run)
+    datamodule, model, callbacks, trainer = prepared.datamodule, prepared.model, prepared.callbacks, prepared.trainer
     if cfg.get("extras", {}).get("print_config") and trainer.is_global_zero:
         print_config(cfg)
-    parameters = run_parameters(cfg)
+    parameters = run.composition.parameters(cfg)
     if trainer.is_global_zero:
         log_run_start(trainer.loggers, parameters, OmegaConf.to_yaml(OmegaConf.create(task_config(cfg))))
     checkpoint = next((cb for cb in callbacks if isinstance(cb, ModelCheckpoint)), None)
-    last = Path(checkpoint.dirpath) / "last.ckpt" if checkpoint and checkpoint.dirpath else out_dir / "last.ckpt"
     signals.set_hint(
-        f"training stopped; the last whole checkpoint is {last} (if one was written): resume with resume=true "
-        f"hydra.run.dir={out_dir}"
+        f"training stopped; the last whole checkpoint is {folder.last} (if one was written): resume with "
+        f"resume=true hydra.run.dir={folder}"
     )
     start = time.perf_counter()
     with lightning_refusals():
-        trainer.fit(model, datamodule=datamodule, ckpt_path=run.ckpt_path, weights_only=True)
+        trainer.fit(model, datamodule=datamodule, ckpt_path=prepared.ckpt_path, weights_only=True)
     fit_seconds = time.perf_counter() - start
 
     best = checkpoint.best_model_path if checkpoint else ""
     signals.set_hint(
         f"training had finished and its checkpoints are whole, but the run was not written up: "
-        f"python evaluate.py ckpt_path={best or last} measures it"
+        f"python evaluate.py ckpt_path={best or folder.last} measures it"
     )
     metrics = _scalars(trainer.callback_metrics, "train/")
     if cfg.get("test"):  # the best checkpoint's weights; the last weights when no validation ran
         if best:
-            model.load_state_dict(load_checkpoint(best)["state_dict"])
+            model.load_state_dict(load_checkpoint(best, run.composition.config_folders)["state_dict"])
         with lightning_refusals():
             trainer.validate(model, datamodule=datamodule, verbose=False)
             metrics |= _scalars(trainer.callback_metrics, "val/")  # of the best weights (not sent to the loggers)
@@ -384,21 +395,21 @@ def _train_run(cfg: DictConfig, out_dir: Path) -> Trained:
         "world_size": trainer.world_size,
         "best_checkpoint": best,
         # which configs/recipe/ files shaped this run (the pair's tuned settings, if there is one)
-        "recipe": " + ".join(r.split("/")[-1] for r in applied_recipes(cfg)) or "none",
+        "recipe": " + ".join(r.split("/")[-1] for r in run.composition.recipes) or "none",
         "tags": list(cfg.get("tags") or []),
     } | provenance(cfg.seed)
     if trainer.is_global_zero:
-        figures = [plots.learning_curves(model.history, model.main_metric, out_dir / "learning_curves.png")]
-        figures += model.save_figures(out_dir, datamodule)
+        figures = [plots.learning_curves(model.history, model.main_metric, folder.learning_curves)]
+        figures += model.save_figures(folder.path, datamodule)
         log_figures(trainer.loggers, {path.stem: path for path in figures if path}, trainer.global_step)
         log_run_summary(trainer.loggers, parameters, metrics)
-        write_whole(out_dir / "history.json", json.dumps(model.history) + "\n")  # per-epoch curves
-        write_metrics(metrics, out_dir, f"train: {cfg.get('run_name', '')}")
+        write_whole(folder.history, json.dumps(model.history) + "\n")  # per-epoch curves
+        write_metrics(metrics, folder, f"train: {cfg.get('run_name', '')}")
     return Trained(metrics, model, datamodule)
 
 
 # --- evaluation ----------------------------------------------------------------------------------------------
-def evaluation_data_config(spec_data: dict, cfg: DictConfig, overrides: list[str]):
+def evaluation_data_config(spec_data: dict, cfg: DictConfig, overrides: tuple[str, ...]):
     """The checkpoint's data config with the command line's `data.*` overrides; `data=X` replaces it.
 
     The stored config never downloads (its paths are another machine's): `data.download=true` given
@@ -413,7 +424,7 @@ def evaluation_data_config(spec_data: dict, cfg: DictConfig, overrides: list[str
     return OmegaConf.merge(OmegaConf.create(stored), OmegaConf.from_dotlist(dotlist))
 
 
-def evaluation_datamodule(model, spec: dict, cfg: DictConfig, overrides: list[str]):
+def evaluation_datamodule(model, spec: dict, cfg: DictConfig, overrides: tuple[str, ...]):
     """The data to evaluate on, served as the model saw its own; other shapes or classes are one sentence."""
     trained_on = model.data
     data_cfg = evaluation_data_config(spec["data"], cfg, overrides)
@@ -431,8 +442,9 @@ def evaluation_datamodule(model, spec: dict, cfg: DictConfig, overrides: list[st
     return datamodule
 
 
-def handed(cfg: DictConfig) -> Evaluation:
+def handed(run: Run) -> Evaluation:
     """What the learner's evaluate options may use: other checkpoints' models and other data presets."""
+    cfg = run.cfg
 
     def data_preset(name: str, scaling: str):
         data_cfg = preset("data", name, f"paths.data_dir={cfg.paths.data_dir}", f"++data.scaling={scaling}")
@@ -443,31 +455,32 @@ def handed(cfg: DictConfig) -> Evaluation:
         return datamodule
 
     def load_model(path: str):
-        return model_from_checkpoint(load_checkpoint(path), path)
+        return model_from_checkpoint(load_checkpoint(path, run.composition.config_folders), path)
 
     return Evaluation(load_model, data_preset, tuple(presets("data")), int(cfg.seed))
 
 
-def evaluate(cfg: DictConfig, overrides: list[str], claimed: bool = False) -> dict:
-    out_dir = Path(cfg.paths.output_dir) if claimed else claim_folder(cfg)
+def evaluate(run: Run) -> dict:
+    """evaluate.py's task: the checkpoint measured on a split (or its generation); returns metrics.json's content."""
     with signals.interruptible("the evaluation stopped before it wrote its metrics; run it again"):
-        return _evaluate(cfg, overrides, out_dir)
+        return _evaluate(run)
 
 
-def _evaluate(cfg: DictConfig, overrides: list[str], out_dir: Path) -> dict:
+def _evaluate(run: Run) -> dict:
+    cfg, folder, overrides = run.cfg, run.folder, run.composition.overrides
     learner_options = check_config(cfg, EvaluateOptions)
-    checkpoint = load_checkpoint(cfg.ckpt_path)
+    checkpoint = load_checkpoint(cfg.ckpt_path, run.composition.config_folders)
     spec = checkpoint["zoo"]
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     model = model_from_checkpoint(checkpoint, cfg.ckpt_path)
     hook = model.generate if cfg.mode == "generate" else model.evaluate_options
     options = check_learner_options(hook, learner_options, type(model).__name__, cfg.mode)
-    evaluation = handed(cfg)
+    evaluation = handed(run)
     metrics = {"mode": cfg.mode}
     if cfg.mode == "generate":
         datamodule = evaluation_datamodule(model, spec, cfg, overrides) if model.generates_from_data else None
-        record_folder(cfg)  # every check has passed
-        metrics["generated"] = model.generate(out_dir, datamodule, evaluation, **options)
+        record(run)
+        metrics["generated"] = model.generate(folder.path, datamodule, evaluation, **options)
         trainer = None
     else:
         datamodule = evaluation_datamodule(model, spec, cfg, overrides)
@@ -476,16 +489,16 @@ def _evaluate(cfg: DictConfig, overrides: list[str], out_dir: Path) -> dict:
             loggers = instantiate_group(cfg.get("logger"))
         trainer = build_trainer(cfg, [], loggers)
         check_precision(cfg.trainer.get("precision", "32-true"), trainer)
-        record_folder(cfg)
-        run = trainer.test if cfg.split == "test" else trainer.validate
+        record(run)
+        measure = trainer.test if cfg.split == "test" else trainer.validate
         with lightning_refusals():
-            run(model, datamodule=datamodule, verbose=False)
+            measure(model, datamodule=datamodule, verbose=False)
         metrics |= _scalars(trainer.callback_metrics, f"{cfg.split}/")
-        metrics |= model.evaluate_options(datamodule, out_dir, evaluation, **options)
+        metrics |= model.evaluate_options(datamodule, folder.path, evaluation, **options)
     metrics |= {"n_params": sum(p.numel() for p in model.parameters()), "checkpoint": str(cfg.ckpt_path)}
     metrics |= {"tags": list(cfg.get("tags") or [])} | provenance(cfg.seed)
     if trainer is None or trainer.is_global_zero:
         if trainer is not None:
-            model.save_figures(out_dir, datamodule)
-        write_metrics(metrics, out_dir, "evaluate")
+            model.save_figures(folder.path, datamodule)
+        write_metrics(metrics, folder, "evaluate")
     return metrics

@@ -50,11 +50,77 @@ RESUMABLE_CHANGES = (
     "callbacks",
     "logger",
     "tags",
+    "run_name",  # a label; older runs stored it as an interpolation of the choices
     "extras",
     "paths",  # where it runs: a run folder may have been moved, or ZOO_HOME changed
 )
-RUN_MARKERS = ("checkpoints", "metrics.json")  # what a run that did work leaves (a refused one leaves .hydra/)
 _held_locks: dict[Path, int] = {}  # folder -> the descriptor its lock is held on, for as long as the process
+
+
+class RunFolder:
+    """A run's folder and its whole layout: every path inside a run folder is named here and nowhere else."""
+
+    # what a run leaves, in the order docs/configs.md lists it; {task} is train or evaluate
+    LAYOUT = {
+        ".hydra/config.yaml": "the composed config: what evaluate.py, resume=true and zoo-compare read back",
+        ".hydra/overrides.yaml": "the command line's overrides",
+        ".hydra/hydra.yaml": "Hydra's own settings of the run",
+        "{task}.log": "the run's log: Lightning's notes, warnings, and the traceback of a fault of the zoo",
+        ".lock": "the process that holds the folder while it runs (the lock itself is the kernel's)",
+        "checkpoints/best.ckpt": "the weights of the best validation epoch (what the test split measures)",
+        "checkpoints/last.ckpt": "the last epoch's whole state (a link to best.ckpt when they are one); resume=true",
+        "metrics.json": "the final metrics, the fit time, the recipe, the seed and the versions (written last)",
+        "history.json": "the per-epoch curves of every logged metric",
+        "learning_curves.png": "the losses and the main validation metric by epoch",
+        "csv/": "the CSV logger's metrics.csv (tensorboard/, wandb/ with those loggers)",
+    }
+
+    def __init__(self, path):
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"RunFolder({str(self.path)!r})"
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    hydra_dir = property(lambda self: self.path / ".hydra")
+    config = property(lambda self: self.path / ".hydra" / "config.yaml")
+    overrides = property(lambda self: self.path / ".hydra" / "overrides.yaml")
+    hydra_config = property(lambda self: self.path / ".hydra" / "hydra.yaml")
+    lock_file = property(lambda self: self.path / ".lock")
+    checkpoints = property(lambda self: self.path / "checkpoints")
+    best = property(lambda self: self.path / "checkpoints" / "best.ckpt")
+    last = property(lambda self: self.path / "checkpoints" / "last.ckpt")
+    metrics = property(lambda self: self.path / "metrics.json")
+    history = property(lambda self: self.path / "history.json")
+    learning_curves = property(lambda self: self.path / "learning_curves.png")
+
+    @staticmethod
+    def runs_below(folder: Path) -> list[Path]:
+        """The finished runs' folders below a folder (a sweep's, say)."""
+        return [path.parent for path in Path(folder).rglob(RunFolder(folder).metrics.name) if path.is_file()]
+
+    def log(self, task: str) -> Path:
+        return self.path / f"{task}.log"
+
+    def holds_a_run(self) -> list[str]:
+        """What a run that did work leaves here (a refused one leaves at most .hydra/)."""
+        return [p.name for p in (self.checkpoints, self.metrics) if p.exists() or p.is_symlink()]
+
+    def claim(self, task_cfg: dict) -> None:
+        """Take the folder for this run (see the module's docstring): checks and a lock; nothing is written."""
+        claim(self.path, task_cfg)
+
+    def record(self, task_cfg: dict, composition) -> None:
+        """Once every check of the run has passed: who holds the folder, its `.hydra/`, and its log from here on."""
+        for stale in glob.glob(str(self.checkpoints / ".*.partial")):  # left by a kill during a save
+            os.remove(stale)
+        note_holder(self.path)
+        write_whole(self.config, OmegaConf.to_yaml(OmegaConf.create(task_cfg)))
+        write_whole(self.overrides, OmegaConf.to_yaml(OmegaConf.create(list(composition.overrides))))
+        write_whole(self.hydra_config, OmegaConf.to_yaml(OmegaConf.create({"hydra": composition.hydra})))
+        ClaimedFileHandler.open_in(self.path)
 
 
 def is_launched_rank() -> bool:
@@ -85,7 +151,7 @@ def lock(folder: Path, what: str = "run") -> None:
     except BlockingIOError as err:
         os.close(handle)
         try:
-            holder = (folder / ".lock").read_text().strip() or "another process"
+            holder = RunFolder(folder).lock_file.read_text().strip() or "another process"
         except OSError:
             holder = "another process"
         raise UserError(
@@ -97,7 +163,7 @@ def lock(folder: Path, what: str = "run") -> None:
 
 def note_holder(folder: Path) -> None:
     """Who holds the folder, for the sentence another process gets while this one runs."""
-    write_whole(folder / ".lock", f"pid {os.getpid()}")
+    write_whole(RunFolder(folder).lock_file, f"pid {os.getpid()}")
 
 
 def _allowed(key: str) -> bool:
@@ -106,7 +172,7 @@ def _allowed(key: str) -> bool:
 
 def saved_config(folder: Path) -> dict:
     """The config a run folder's run was started with; a missing or damaged file refuses the resume."""
-    saved = folder / ".hydra" / "config.yaml"
+    saved = RunFolder(folder).config
     try:
         old = OmegaConf.to_container(OmegaConf.load(saved), resolve=False)
     except Exception as err:  # missing, a folder, not YAML: the same for the run that would continue
@@ -122,7 +188,7 @@ def saved_config(folder: Path) -> dict:
 def check_owner(folder: Path, task_cfg: dict) -> list[str]:
     """A folder that holds a run is continued only by resume=true with the same model, data and seed;
     returns the changed keys of a resume."""
-    held = [marker for marker in RUN_MARKERS if (folder / marker).exists() or (folder / marker).is_symlink()]
+    held = RunFolder(folder).holds_a_run()
     if not held:
         return []
     if not task_cfg.get("resume") or task_cfg.get("task_name") != "train":
@@ -163,46 +229,6 @@ def claim(folder: Path, task_cfg: dict) -> None:
         ) from err
     if changes:
         print(f"resuming {folder} with changes: {', '.join(changes)}", flush=True)
-
-
-def record(folder: Path, task_cfg: dict, overrides: list[str], hydra_cfg: dict | None = None) -> None:
-    """Once every check of the run has passed: who holds the folder, its `.hydra/`, and its log from here on."""
-    folder = Path(folder)
-    for stale in glob.glob(str(folder / "checkpoints" / ".*.partial")):  # left by a kill during a save
-        os.remove(stale)
-    note_holder(folder)
-    hydra_dir = folder / ".hydra"
-    write_whole(hydra_dir / "config.yaml", OmegaConf.to_yaml(OmegaConf.create(task_cfg)))
-    write_whole(hydra_dir / "overrides.yaml", OmegaConf.to_yaml(OmegaConf.create(list(overrides))))
-    if hydra_cfg is not None:
-        write_whole(hydra_dir / "hydra.yaml", OmegaConf.to_yaml(OmegaConf.create({"hydra": hydra_cfg})))
-    ClaimedFileHandler.open_in(folder)
-
-
-def _composed(cfg) -> tuple[Path, dict, list[str], dict | None]:
-    """The run folder, the task config, its overrides and Hydra's own config, as Hydra composed them."""
-    from hydra.core.hydra_config import HydraConfig
-
-    from zoo.config import task_config
-
-    hydra_cfg = HydraConfig.get() if HydraConfig.initialized() else None
-    overrides = list(hydra_cfg.overrides.task) if hydra_cfg is not None else []
-    hydra_node = OmegaConf.to_container(hydra_cfg, resolve=False) if hydra_cfg is not None else None
-    return Path(cfg.paths.output_dir), task_config(cfg, resolve=False), overrides, hydra_node
-
-
-def claim_folder(cfg) -> Path:
-    """`claim` the run folder of a composed config (a DDP process other than the first works in the first one's)."""
-    folder, task_cfg, _, _ = _composed(cfg)
-    if not is_launched_rank():
-        claim(folder, task_cfg)
-    return folder
-
-
-def record_folder(cfg) -> None:
-    """`record` the run folder of a composed config, once its run has passed every check."""
-    if not is_launched_rank():
-        record(*_composed(cfg))
 
 
 class ClaimedFileHandler(logging.Handler):
@@ -265,19 +291,29 @@ def refuse_slurm_without_slurm(config) -> None:
 
 
 class RunFolderWritable(Callback):
-    """Before Hydra makes a single run's folder: it must be writable (the claim, in the run, does the rest)."""
+    """Before Hydra makes a single run's folder: it must be writable (the claim, in the run, does the rest).
+
+    Hydra turns what a callback raises into a warning, except SystemExit: every failure here, whatever it
+    is, leaves as a Refusal, so the check cannot fail open."""
 
     def on_run_start(self, config, **kwargs) -> None:
         if is_launched_rank():
             return
         refuse_slurm_without_slurm(config)
+        folder = "the run folder"
         try:
-            require_writable(Path(config.hydra.run.dir))
+            from hydra.core.hydra_config import HydraConfig
+
+            HydraConfig.instance().set_config(config)  # what Hydra does next, so that hydra.run.dir resolves
+            folder = str(OmegaConf.select(config, "hydra.run.dir"))
+            require_writable(Path(folder))
         except UserError as err:
             raise Refusal(str(err)) from err
         except Exception as err:
-            folder = config.hydra.run.dir
-            raise Refusal(f"the run folder {folder} cannot be checked ({type(err).__name__}: {err})") from err
+            raise Refusal(
+                f"{folder} cannot be checked as a run folder ({type(err).__name__}: {err}); pass "
+                f"hydra.run.dir=<a folder you can write>"
+            ) from err
 
 
 def internal_error(err: BaseException) -> InternalError:

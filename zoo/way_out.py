@@ -15,7 +15,7 @@ import sys
 import hydra
 
 from zoo import signals
-from zoo.config import hydra_sentence
+from zoo.composing import hydra_sentence
 from zoo.errors import (
     EXIT_INTERNAL_ERROR,
     EXIT_USER_ERROR,

@@ -9,6 +9,7 @@ Nothing here knows a model family: the callers say which constructors take a con
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import re
 import types
@@ -83,6 +84,10 @@ def parameters(owner, keyword_only: bool = False) -> tuple[dict[str, Declared], 
         stripped = _strip(annotation) if annotation is not _EMPTY else _EMPTY
         declared[name] = Declared(stripped, rules, param.default, annotation)
     takes_any = any(p.kind == p.VAR_KEYWORD for p in signature.parameters.values())
+    options = getattr(owner, "Options", None) if inspect.isclass(owner) else None
+    if dataclasses.is_dataclass(options):  # options declared apart from the constructor, along the whole chain
+        declared |= parameters(options)[0]
+        takes_any = False
     return declared, takes_any
 
 

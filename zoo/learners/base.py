@@ -96,6 +96,12 @@ class Learner(L.LightningModule):
                 f"(got {data.scaling}); the image presets serve it by default to this model"
             )
 
+    @dataclass(frozen=True)
+    class Options:
+        """A learner's own options beside the base's (each with its type, range and default): a learner declares
+        them as `class Options(Parent.Options)`, the options checker reads them, and the base constructor
+        sets each as an attribute. None here."""
+
     def __init__(
         self,
         net: torch.nn.Module,
@@ -103,6 +109,7 @@ class Learner(L.LightningModule):
         optimizer: ConfigEntry,
         scheduler: ConfigEntry | None = None,
         scheduler_interval: Interval = "epoch",
+        **options,
     ):
         super().__init__()
         self.net = net
@@ -110,6 +117,8 @@ class Learner(L.LightningModule):
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.scheduler_interval = scheduler_interval
+        for name, value in vars(self.Options(**options)).items():
+            setattr(self, name, value)
         self.spec: dict = {}
         self.samples_seen = 0
         self._sums: dict[tuple, torch.Tensor] = {}  # (split, *names) -> [weighted sums..., count]
@@ -117,8 +126,7 @@ class Learner(L.LightningModule):
         self.start()
 
     def start(self) -> None:
-        """What a learner keeps besides the base's, set up once the net and data are in place (a learner without
-        options of its own needs no constructor)."""
+        """What a learner keeps besides the base's, set up once the net, the data and the options are in place."""
 
     # --- epoch metrics ------------------------------------------------------------------------
     # Steps add batch-weighted sums into one small tensor per split; at epoch end the sums are added

@@ -8,6 +8,7 @@ the geometric mean of 1- to 4-gram precisions times a brevity penalty (Papineni 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -17,7 +18,7 @@ from torchmetrics.text import BLEUScore
 
 from datamodules.scenes import SPECIALS, decode_caption
 from zoo.files import write_whole
-from zoo.learners.base import ConfigEntry, Evaluation, Interval, Learner
+from zoo.learners.base import Evaluation, Learner
 from zoo.ranges import Count, Range
 
 PAD, BOS, EOS = SPECIALS
@@ -39,19 +40,13 @@ class Captioner(Learner):
             "eos": data.vocab.index(EOS),
         }
 
-    def __init__(
-        self,
-        net,
-        data,
-        optimizer: ConfigEntry,
-        scheduler: ConfigEntry | None = None,
-        scheduler_interval: Interval = "epoch",
-        beam_size: Count = 3,
-        max_length: Annotated[int, Range(1, 1000)] = 12,
-    ):
-        super().__init__(net, data, optimizer, scheduler, scheduler_interval)
-        self.beam_size, self.max_length = beam_size, max_length
-        self.pad = data.vocab.index(PAD)
+    @dataclass(frozen=True)
+    class Options(Learner.Options):
+        beam_size: Count = 3
+        max_length: Annotated[int, Range(1, 1000)] = 12
+
+    def start(self) -> None:
+        self.pad = self.data.vocab.index(PAD)
         self.bleu = BLEUScore(n_gram=4)
 
     def words(self, ids) -> str:

@@ -11,6 +11,7 @@ precision of the boxes (torchmetrics): test/map50 at IoU 0.5, test/map averaged 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -18,7 +19,7 @@ import torch.nn.functional as F
 from torchmetrics.detection import MeanAveragePrecision
 from torchvision.ops import batched_nms
 
-from zoo.learners.base import ConfigEntry, Interval, Learner
+from zoo.learners.base import Learner
 from zoo.ranges import Count, Positive, Probability
 
 SIZE_WEIGHT = 0.1  # CenterNet's weight of the size loss (sizes are in pixels, offsets in cells)
@@ -35,20 +36,14 @@ class Detector(Learner):
     def net_sizes(cls, data) -> dict:
         return {"input_shape": data.input_shape, "num_classes": data.num_classes}
 
-    def __init__(
-        self,
-        net,
-        data,
-        optimizer: ConfigEntry,
-        scheduler: ConfigEntry | None = None,
-        scheduler_interval: Interval = "epoch",
-        sigma: Positive = 1.0,
-        max_detections: Count = 20,
-        min_score: Probability = 0.05,
-        nms_iou: Probability = 0.5,
-    ):
-        super().__init__(net, data, optimizer, scheduler, scheduler_interval)
-        self.sigma, self.max_detections, self.min_score, self.nms_iou = sigma, max_detections, min_score, nms_iou
+    @dataclass(frozen=True)
+    class Options(Learner.Options):
+        sigma: Positive = 1.0
+        max_detections: Count = 20
+        min_score: Probability = 0.05
+        nms_iou: Probability = 0.5
+
+    def start(self) -> None:
         self.map = MeanAveragePrecision(box_format="xyxy", iou_type="bbox")
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -11,6 +11,7 @@ nll / (D ln 2)), the unit of the RealNVP paper's tables.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -18,7 +19,7 @@ import torch
 
 from datamodules.description import DataDescription
 from zoo.errors import UserError
-from zoo.learners.base import ConfigEntry, Evaluation, Interval, Learner
+from zoo.learners.base import Evaluation, Learner
 from zoo.nets.realnvp import dequantize_logit, inverse_logit
 from zoo.ranges import Fraction, Positive, Range
 
@@ -34,27 +35,21 @@ class Flow(Learner):
     def net_sizes(cls, data: DataDescription) -> dict:
         return {"input_shape": data.input_shape}
 
-    def __init__(
-        self,
-        net,
-        data: DataDescription,
-        optimizer: ConfigEntry,
-        scheduler: ConfigEntry | None = None,
-        scheduler_interval: Interval = "epoch",
-        alpha: Annotated[
-            float, Range(0, 0.5, high_open=True, note="logit(alpha + (1 - 2 alpha) x) stays finite")
-        ] = 0.05,
-        temperature: Positive = 1.0,
-        gmm_components: Annotated[int, Range(0, 1000, note="0: no mixture baseline")] = 10,
-        perturb: Fraction = 0.0,
-    ):
-        super().__init__(net, data, optimizer, scheduler, scheduler_interval)
+    @dataclass(frozen=True)
+    class Options(Learner.Options):
+        alpha: Annotated[float, Range(0, 0.5, high_open=True, note="logit(alpha + (1 - 2 alpha) x) stays finite")] = (
+            0.05
+        )
+        temperature: Positive = 1.0
+        gmm_components: Annotated[int, Range(0, 1000, note="0: no mixture baseline")] = 10
+        perturb: Fraction = 0.0
+
+    def start(self) -> None:
+        data = self.data
         self.images = data.kind == "images"
-        if perturb and data.kind != "images":
+        if self.perturb and data.kind != "images":
             raise UserError(f"model.perturb replaces pixels, for images only; data of {data.kind} has none")
-        self.perturb = perturb
-        self.alpha, self.temperature, self.levels = alpha, temperature, data.levels
-        self.gmm_components = gmm_components
+        self.levels = data.levels
         self.dim = math.prod(data.input_shape)
 
     def log_likelihood(self, x: torch.Tensor) -> torch.Tensor:

@@ -15,6 +15,7 @@ Manual optimisation (Goodfellow et al.'s Algorithm 1): every batch updates D onc
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -23,7 +24,7 @@ import torch.nn.functional as F
 
 from datamodules.description import DataDescription
 from zoo.errors import UserError
-from zoo.learners.base import ConfigEntry, Interval, Learner
+from zoo.learners.base import Learner
 from zoo.loggers import log_figures
 from zoo.metrics import sample_quality
 from zoo.ranges import Count, Range
@@ -48,32 +49,26 @@ class GAN(Learner):
     def net_sizes(cls, data: DataDescription) -> dict:
         return {"input_shape": data.input_shape}
 
-    def __init__(
-        self,
-        net,
-        data: DataDescription,
-        optimizer: ConfigEntry,
-        scheduler: ConfigEntry | None = None,
-        scheduler_interval: Interval = "epoch",
-        generator_loss: Literal["non_saturating", "minimax"] = "non_saturating",
-        d_steps: Count = 1,
-        eval_samples: Annotated[int, Range(2, 10**6)] = 2500,
-        feature_epochs: Count = 10,
-        fid: bool = False,
-    ):
-        super().__init__(net, data, optimizer, scheduler, scheduler_interval)
+    @dataclass(frozen=True)
+    class Options(Learner.Options):
+        generator_loss: Literal["non_saturating", "minimax"] = "non_saturating"
+        d_steps: Count = 1
+        eval_samples: Annotated[int, Range(2, 10**6)] = 2500
+        feature_epochs: Count = 10
+        fid: bool = False
+
+    def start(self) -> None:
+        data = self.data
         self.automatic_optimization = False
-        self.generator_loss, self.d_steps, self.eval_samples = generator_loss, d_steps, eval_samples
-        self.feature_epochs, self.fid, self.num_classes = feature_epochs, fid, data.num_classes
+        self.num_classes = data.num_classes
         self.images = data.kind == "images"
         self.modes = None if data.modes is None else torch.tensor(data.modes)
         self.mode_std = data.mode_std
         # tanh generators (DCGAN) emit [-1, 1]; the data's pixels are in [0, 1]
-        self.tanh = self.images and net.output_activation == "tanh"
+        self.tanh = self.images and self.net.output_activation == "tanh"
         self._features = None  # image -> Fréchet features; refitted from the seed, not saved
         self._held_out: list[torch.Tensor] = []
 
-    # --- between the data's scale and the generator's ----------------------------------------------
     def to_net(self, x: torch.Tensor) -> torch.Tensor:
         return x * 2 - 1 if self.tanh else x
 

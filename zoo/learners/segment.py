@@ -7,13 +7,14 @@ IoU_c = |predicted c ∩ true c| / |predicted c ∪ true c| (torchmetrics).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torchmetrics.classification import MulticlassAccuracy, MulticlassJaccardIndex
 
-from zoo.learners.base import ConfigEntry, Interval, Learner
+from zoo.learners.base import Learner
 from zoo.ranges import Positive
 
 
@@ -33,19 +34,14 @@ class Segmenter(Learner):
     def net_sizes(cls, data) -> dict:
         return {"input_shape": data.input_shape, "num_classes": data.num_classes}
 
-    def __init__(
-        self,
-        net,
-        data,
-        optimizer: ConfigEntry,
-        scheduler: ConfigEntry | None = None,
-        scheduler_interval: Interval = "epoch",
-        background_weight: Positive = 0.1,
-    ):
-        super().__init__(net, data, optimizer, scheduler, scheduler_interval)
-        classes = data.num_classes + 1
+    @dataclass(frozen=True)
+    class Options(Learner.Options):
+        background_weight: Positive = 0.1
+
+    def start(self) -> None:
+        classes = self.data.num_classes + 1
         weights = torch.ones(classes)
-        weights[0] = background_weight
+        weights[0] = self.background_weight
         self.register_buffer("class_weights", weights, persistent=False)
         self.iou = MulticlassJaccardIndex(classes, average="macro")
         self.pixel_acc = MulticlassAccuracy(classes, average="micro")

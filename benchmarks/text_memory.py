@@ -18,7 +18,7 @@ from pathlib import Path
 
 from common import ROOT  # noqa: F401 - puts the project on the path
 
-from datamodules.text import TextFileDataModule
+from datamodules.text_files import TextFileDataModule
 
 
 def main() -> None:

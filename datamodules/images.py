@@ -162,8 +162,11 @@ class ImageFolderDataModule(VisionDataModule):
         channels = self.channels or (1 if grey else 3)
         return classes, size, "L" if channels == 1 else "RGB"
 
-    def cache_file(self, layout: dict, size, mode) -> Path:
-        """Where the decoded images of this folder's content, size and colour mode are kept."""
+    def cache_file(self, layout: dict, size, mode) -> Path | None:
+        """Where the decoded images of this folder's content, size and colour mode are kept (data.cache, in
+        ZOO_HOME's data folder by default; null keeps none, and nothing is ever written beside the user's data)."""
+        if self.cache is None:
+            return None
         entries = [
             (split, name, str(p.relative_to(self.path)), p.stat().st_size, p.stat().st_mtime_ns)
             for split, classes in layout.items()
@@ -171,8 +174,7 @@ class ImageFolderDataModule(VisionDataModule):
             for p in files
         ]
         key = hashlib.sha256(json.dumps([entries, list(size), mode]).encode()).hexdigest()[:20]
-        folder = self.cache or self.path.parent / ".zoo-cache"
-        return folder / f"images-{self.path.name}-{key}.pt"
+        return self.cache / f"images-{self.path.name}-{key}.pt"
 
     def decoded(self) -> dict:
         """{"classes", "splits": {split: (uint8 x, y)}}: decoded once, then read from the cache."""
@@ -181,7 +183,7 @@ class ImageFolderDataModule(VisionDataModule):
         layout = self.layout()
         classes, size, mode = self.plan(layout)
         cached = self.cache_file(layout, size, mode)
-        if cached.is_file():
+        if cached is not None and cached.is_file():
             try:
                 stored = torch.load(cached, weights_only=True)
                 self._decoded = {"classes": list(stored["classes"]), "splits": dict(stored["splits"])}
@@ -200,8 +202,9 @@ class ImageFolderDataModule(VisionDataModule):
         splits = {s: (torch.from_numpy(np.stack(x)), torch.tensor(y)) for s, (x, y) in arrays.items()}
         self._decoded = {"classes": classes, "splits": splits}
         try:  # the cache is a convenience: a folder it cannot be written to costs the next run the decoding
-            with whole(cached) as partial:
-                torch.save(self._decoded, partial)
+            if cached is not None:
+                with whole(cached) as partial:
+                    torch.save(self._decoded, partial)
         except (OSError, UserError):
             pass
         return self._decoded

@@ -167,7 +167,7 @@ def singular_value_threshold(report: Report, steps: int) -> None:
 
 def gradients_through_time(report: Report, steps: int) -> None:
     """|dL/dh_t| at initialisation, k steps back from the loss."""
-    from datamodules.text import LongRangeDataModule
+    from datamodules.longrange import LongRangeDataModule
     from zoo.build import build_model
     from zoo.composing import compose
     from zoo.learners.language_model import gradient_through_time

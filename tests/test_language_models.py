@@ -8,16 +8,11 @@ import tracemalloc
 import pytest
 import torch
 
+from datamodules.corpora import PTBDataModule, TinyShakespeareDataModule, WikiText2DataModule
 from datamodules.description import DataDescription
-from datamodules.text import (
-    EOS,
-    UNK,
-    LongRangeDataModule,
-    PTBDataModule,
-    TextFileDataModule,
-    TinyShakespeareDataModule,
-    WikiText2DataModule,
-)
+from datamodules.longrange import LongRangeDataModule
+from datamodules.text import EOS, UNK
+from datamodules.text_files import TextFileDataModule
 from tests.conftest import run_cli
 from tests.test_train import epoch_losses
 from zoo.build import check_model

@@ -5,8 +5,9 @@ import os
 import pytest
 import torch
 
+from datamodules.corpora import PTBDataModule
 from datamodules.description import DataDescription
-from datamodules.text import PTBDataModule, RandomWindows
+from datamodules.text import RandomWindows
 from tests.conftest import ROOT
 from zoo.composing import Composition, compose, presets
 from zoo.learners.language_model import LanguageModel

@@ -28,6 +28,11 @@ from zoo.run_folder import RunFolder
 RENAMED = {
     "zoo.learners.likelihood.Flow": "zoo.learners.flow.Flow",
     "zoo.learners.adversarial.GAN": "zoo.learners.gan.GAN",
+    "datamodules.text.TextFileDataModule": "datamodules.text_files.TextFileDataModule",
+    "datamodules.text.LongRangeDataModule": "datamodules.longrange.LongRangeDataModule",
+    "datamodules.text.PTBDataModule": "datamodules.corpora.PTBDataModule",
+    "datamodules.text.WikiText2DataModule": "datamodules.corpora.WikiText2DataModule",
+    "datamodules.text.TinyShakespeareDataModule": "datamodules.corpora.TinyShakespeareDataModule",
 }
 
 
@@ -112,9 +117,10 @@ def load_checkpoint(path, config_folders=(CONFIG_DIR,)) -> dict:
     for part in ("model", "data", "description"):
         if not isinstance(spec.get(part), dict):
             raise UserError(f"checkpoint {path} has a damaged spec: its {part} is not a mapping; train it again")
-    model = spec["model"]
-    if isinstance(model.get("learner"), str) and model["learner"] in RENAMED:
-        spec["model"] = model | {"learner": RENAMED[model["learner"]]}
+    for part, key in (("model", "learner"), ("data", "_target_")):
+        named = spec[part].get(key)
+        if isinstance(named, str) and named in RENAMED:
+            spec[part] = spec[part] | {key: RENAMED[named]}
     check_spec(spec, path, config_folders)
     return checkpoint
 

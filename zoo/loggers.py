@@ -10,6 +10,7 @@ run folder gets (log_figures) and the run's config beside its final metrics (log
 from __future__ import annotations
 
 import csv
+import fcntl
 import importlib.util
 import os
 from pathlib import Path
@@ -93,9 +94,45 @@ def mlflow_logger(tracking_uri: Annotated[str, STORE], artifact_location: Annota
         return None
     from lightning.pytorch.loggers import MLFlowLogger
 
-    Path(artifact_location).mkdir(parents=True, exist_ok=True)
+    open_mlflow_store(tracking_uri)
+    try:
+        Path(artifact_location).mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(
+            f"logger.mlflow.artifact_location={artifact_location} cannot be made ({err.strerror or err}); "
+            f"give a folder you can write"
+        ) from err
     return MLFlowLogger(experiment_name, run_name or None, tracking_uri, tags=dict.fromkeys(tags, "true"),
                         artifact_location=str(artifact_location))  # fmt: skip
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def open_mlflow_store(uri: str) -> None:
+    """A local store is checked and, when new, created (its schema migrated) under a lock, so two runs that
+    start together do not race; a store that cannot be used is one sentence naming it."""
+    if not uri.startswith("sqlite:///"):
+        return  # a server checks its own store
+    path = Path(uri.removeprefix("sqlite:///"))
+    fix = "set logger.mlflow.tracking_uri=sqlite:///<a file you can write>"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            with open(path, "rb") as file:
+                header = file.read(len(SQLITE_HEADER))
+            if header and header != SQLITE_HEADER:
+                raise UserError(f"the MLflow store {path} is not an SQLite database; {fix}")
+        with open(path.with_name(path.name + ".lock"), "a") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)  # held until the store's schema is whole
+            from mlflow.tracking import MlflowClient
+
+            MlflowClient(uri).search_experiments(max_results=1)
+    except UserError:
+        raise
+    except Exception as err:  # a folder it cannot write, a damaged database, a schema from another MLflow
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+        raise UserError(f"the MLflow store {path} cannot be used ({type(err).__name__}: {reason}); {fix}") from err
 
 
 def wandb_logger(save_dir: Annotated[str, PATH], project: Annotated[str, PATH] = "lecture-zoo", name: str = "",

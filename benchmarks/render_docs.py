@@ -148,6 +148,14 @@ def all_records() -> str:
     return "\n".join(lines)
 
 
+def run_folder_layout() -> str:
+    from zoo.run_folder import RunFolder
+
+    width = max(map(len, RunFolder.LAYOUT)) + 2
+    rows = [f"  {name:<{width}}{what}" for name, what in RunFolder.LAYOUT.items()]
+    return "\n".join(["```", "outputs/train/<date>_<time>_<model>_<data>/", *rows, "```"])
+
+
 BLOCKS = {
     "models": models_table,
     "gallery": gallery,
@@ -159,6 +167,7 @@ BLOCKS = {
     "records": all_records,
     "section_verdicts": section_verdicts,
     "claims": claims_ledger,
+    "run_folder": run_folder_layout,
 }
 
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-KINDS = {
-    "points": "vectors in the plane (moons, circles, spirals, ring, grid)",
-    "images": "images, channels x height x width (digits, mnist, fashion_mnist, cifar10)",
-    "tokens": "token streams (longrange, text, ptb, wikitext2, tinyshakespeare)",
-    "scenes": "images of a few digits with their pixel masks, boxes and captions (scenes)",
-    "rows": "rows of a table: a feature vector and a class or a number to predict (table, iris, diabetes, ...)",
+KINDS = {  # what each kind holds; which presets hold it is read from the configs (`python -m zoo list`)
+    "points": "vectors in the plane",
+    "images": "images, channels x height x width",
+    "tokens": "token streams",
+    "scenes": "images of a few digits with their pixel masks, boxes and captions",
+    "rows": "rows of a table: a feature vector and a class or a number to predict",
 }
 
 

@@ -43,10 +43,15 @@ def compose_train(tmp_path):
 
 
 def run_cli(
-    script: str, *args: str, cwd: Path = ROOT, timeout: int = 300, pythonpath: Path | None = None
+    script: str,
+    *args: str,
+    cwd: Path = ROOT,
+    timeout: int = 300,
+    pythonpath: Path | None = None,
+    env: dict | None = None,
 ) -> subprocess.CompletedProcess:
-    """Run train.py / evaluate.py as a user would; returns the finished process (text output)."""
-    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    """Run train.py / evaluate.py as a user would (`env`: variables to set); returns the finished process."""
+    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"} | (env or {})
     if pythonpath is not None:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(pythonpath), env.get("PYTHONPATH")]))
     return subprocess.run(

@@ -66,6 +66,35 @@ def test_every_link_and_path_exists(rendered):
     assert missing == []
 
 
+CODE_BLOCK = re.compile(r"```.*?```", re.S)
+TOP = "configs|zoo|datamodules|benchmarks|sections|tests|docs|notebooks|hydra_plugins"
+BARE_PATH = re.compile(rf"(?<![\w/.])((?:{TOP})/[\w./-]*)")
+BARE_FILE = re.compile(r"(?<![\w/.<])([a-z_]\w*\.py)\b")
+
+
+def test_every_path_in_a_code_block_exists(rendered):
+    """A layout drawn in a code block names only files that are there (a path, or a file name found in the tree)."""
+    files = {p.name for p in ROOT.rglob("*.py") if ".venv" not in p.parts}
+    missing = []
+    for page, text in rendered.items():
+        for block in CODE_BLOCK.findall(text):
+            missing += [f"{page.relative_to(ROOT)}: {p}" for p in BARE_PATH.findall(block)
+                        if not (ROOT / p.rstrip("/.")).exists()]  # fmt: skip
+            missing += [f"{page.relative_to(ROOT)}: {f}" for f in BARE_FILE.findall(block) if f not in files]
+    assert missing == []
+
+
+def test_code_cites_only_readme_sections_that_exist():
+    headings = re.findall(r"^## (.+)$", (ROOT / "README.md").read_text(), re.M)
+    cited = []
+    for path in [*ROOT.glob("*.py"), *(p for d in ("zoo", "datamodules", "sections", "benchmarks", "configs")
+                                      for p in (ROOT / d).rglob("*.[py][ya]*"))]:  # fmt: skip
+        for name in re.findall(r"README,\s+\"?([A-Z][\w ]+)", path.read_text()):
+            if not any(h.startswith(name.strip()) for h in headings):
+                cited.append(f"{path.relative_to(ROOT)}: README, {name}")
+    assert cited == []
+
+
 def test_readme_is_short_and_every_model_has_its_card(rendered):
     from zoo.catalog import list_models
 

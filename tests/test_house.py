@@ -279,10 +279,22 @@ def test_no_import_circle():
 
 
 def test_a_default_run_prints_no_warning(tmp_path):
-    result = run_cli("train.py", "trainer.max_epochs=1", f"hydra.run.dir={tmp_path}")
+    """The plain command, its run folder named by the default (ZOO_HOME/outputs/train/<time>_<name>)."""
+    result = run_cli("train.py", "trainer.max_epochs=1", cwd=tmp_path, env={"ZOO_HOME": str(tmp_path)})
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stderr.strip() == "", result.stderr  # not one warning line
     assert "run folder:" in result.stdout and "test/acc" in result.stdout
+    assert len(list((tmp_path / "outputs" / "train").glob("*_mlp_digits/metrics.json"))) == 1
+
+
+def test_a_home_or_working_folder_that_cannot_be_written_is_one_sentence(tmp_path):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("not a folder")
+    for cwd, home in ((tmp_path, "/proc/zoo"), (tmp_path, str(a_file)), (Path("/proc"), "")):
+        result = run_cli("train.py", "trainer.max_epochs=1", cwd=cwd, env={"ZOO_HOME": home})
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 2 and len(lines) == 1, (home, cwd, result.stderr[-1500:])
+        assert lines[0].startswith("error: cannot write the run folder") and "hydra.run.dir=" in lines[0], lines
 
 
 def test_every_model_preset_is_listed_with_the_data_it_learns_from():
@@ -295,6 +307,28 @@ def test_every_model_preset_is_listed_with_the_data_it_learns_from():
     assert "ring" in models["gan"].data and "longrange" not in models["gan"].data
     listing = subprocess.run([sys.executable, "-m", "zoo", "list"], cwd=ROOT, capture_output=True, text=True)
     assert listing.returncode == 0 and "realnvp" in listing.stdout and "Flow" in listing.stdout
+    only = subprocess.run([sys.executable, "-m", "zoo", "list", "res*"], cwd=ROOT, capture_output=True, text=True)
+    assert only.returncode == 0 and "│ resnet" in only.stdout and "realnvp" not in only.stdout
+
+
+def test_the_listing_read_from_source_says_what_importing_the_classes_says():
+    """The catalogue reads the configs as YAML and the classes' attributes from their source (a listing at once);
+    composing every preset and importing every class must give the same table."""
+    import hydra
+
+    from datamodules.description import KINDS
+    from zoo.build import learner_class
+    from zoo.catalog import list_data, list_models
+    from zoo.composing import compose, preset, presets
+
+    kinds = {name: hydra.utils.get_object(preset("data", name)["_target_"]).kind for name in presets("data")}
+    assert list_data() == kinds and set(kinds.values()) == set(KINDS)  # every kind is held by a preset
+    for name, entry in list_models().items():
+        cfg = compose("train", [f"model={name}"]).model
+        net_kinds = getattr(hydra.utils.get_object(cfg["_target_"]), "data_kinds", None)
+        usable = tuple(k for k in learner_class(cfg.learner).data_kinds if net_kinds is None or k in net_kinds)
+        assert (entry.network, entry.learner, entry.data_kinds) == (cfg["_target_"], cfg.learner, usable), name
+        assert entry.about == dict(cfg.get("about") or {}), name
 
 
 def test_configs_inherit_instead_of_copying():
@@ -326,3 +360,45 @@ def test_drawing_the_pictures_of_a_run_changes_no_global_state():
         result = subprocess.run([sys.executable, "-c", script, folder], cwd=ROOT, capture_output=True, text=True)
         assert result.returncode == 0, result.stderr[-2000:]
         assert result.stdout.split() == ["svg", "False"] and (Path(folder) / "cm.png").stat().st_size > 1000
+
+
+# The names of what a run leaves in its folder (zoo.run_folder.RunFolder.LAYOUT), as path parts.
+RUN_FOLDER_PARTS = {part for name in __import__("zoo.run_folder").run_folder.RunFolder.LAYOUT
+                    for part in name.rstrip("/").split("/") if "<" not in part}  # fmt: skip
+
+
+def path_literals(path: Path):
+    """The string constants of a file that build a path: joined with `/` (a Path's operator or inside the string),
+    docstrings aside; with their line numbers."""
+    tree = ast.parse(path.read_text())
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef)) and node.body
+                  and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}  # fmt: skip
+    joined = {id(side) for node in ast.walk(tree) if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div)
+              for side in (node.left, node.right)}  # fmt: skip
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            if id(node) in joined or "/" in node.value:
+                yield node.lineno, node.value
+
+
+def test_only_the_run_folder_names_the_paths_inside_a_run_folder():
+    """Where a run's files live is said once (RunFolder): no other module joins a run folder with their names."""
+    files = [ROOT / "train.py", ROOT / "evaluate.py"]
+    files += [p for d in ("zoo", "sections", "datamodules", "benchmarks") for p in (ROOT / d).rglob("*.py")
+              if "configs" not in p.parts and p != ROOT / "zoo" / "run_folder.py"]  # fmt: skip
+    found = []
+    for path in files:
+        for line, text in path_literals(path):
+            if set(text.strip("/").split("/")) & RUN_FOLDER_PARTS:
+                found.append(f"{path.relative_to(ROOT)}:{line}: {text!r}")
+    assert found == [], "\n".join(found)
+
+
+def test_no_module_asks_hydra_after_the_entry_point():
+    """Hydra's global state is read where a command starts (zoo.cli, its sweep and run-folder callbacks) and where
+    a config is composed (zoo.composing); everything after receives the run (zoo.starting.Run)."""
+    allowed = {"zoo/cli.py", "zoo/composing.py", "zoo/sweep.py", "zoo/run_folder.py"}
+    readers = {str(p.relative_to(ROOT)) for d in ("zoo", "sections", "datamodules") for p in (ROOT / d).rglob("*.py")
+               if "configs" not in p.parts and re.search(r"\b(HydraConfig|GlobalHydra)\b", p.read_text())}  # fmt: skip
+    assert readers <= allowed, sorted(readers - allowed)

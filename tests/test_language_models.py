@@ -278,6 +278,12 @@ def test_evaluation_reads_any_text_with_the_checkpoints_vocabulary(compose_train
     assert other["test/loss"] > same["test/loss"]
     with pytest.raises(UserError, match="reads chars but this data is cut into words; pass data.level=char"):
         scored(f"++data.path={seen}", "++data.level=word")
+    # a checkpoint written before the text datamodules moved to their own files names the old class: still read
+    old = torch.load(ckpt, weights_only=True)
+    assert old["zoo"]["data"]["_target_"] == "datamodules.text_files.TextFileDataModule"
+    old["zoo"]["data"]["_target_"] = "datamodules.text.TextFileDataModule"
+    torch.save(old, ckpt)
+    assert scored(f"++data.path={seen}")["test/loss"] == same["test/loss"]
 
     cli = run_cli("evaluate.py", f"ckpt_path={ckpt}", f"data.path={shouted}", f"hydra.run.dir={tmp_path}/cli")
     assert cli.returncode == 0, cli.stderr[-2000:]

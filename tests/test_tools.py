@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -75,6 +76,40 @@ def test_a_logger_whose_package_is_missing_is_one_sentence_and_many_goes_without
     run = prepare(compose_run("train", [*QUICK, "logger=many", f"paths.log_dir={tmp_path}"], tmp_path / "b"))
     kinds = {type(logger).__name__ for logger in run.trainer.loggers}
     assert "MLFlowLogger" not in kinds and "ResumableCSVLogger" in kinds
+
+
+@pytest.mark.skipif(importlib.util.find_spec("mlflow") is None, reason="needs mlflow")
+def test_an_mlflow_store_that_cannot_be_used_is_one_sentence(tmp_path):
+    from zoo.run import prepare
+
+    text = tmp_path / "notes.db"
+    text.write_text("my notes, not a database")
+    for uri, sentence in ((f"sqlite:///{text}", "is not an SQLite database"),
+                          ("sqlite:////proc/zoo/mlflow.db", "cannot be used (FileNotFoundError")):  # fmt: skip
+        with pytest.raises(UserError, match=re.escape(sentence)) as refused:
+            prepare(
+                compose_run("train", [*QUICK, "logger=mlflow", f"logger.mlflow.tracking_uri={uri}"], tmp_path / "r")
+            )
+        assert "\n" not in str(refused.value) and "logger.mlflow.tracking_uri" in str(refused.value)
+    assert text.read_text() == "my notes, not a database"
+
+
+@pytest.mark.slow  # two processes side by side
+@pytest.mark.skipif(importlib.util.find_spec("mlflow") is None, reason="needs mlflow")
+def test_two_runs_creating_one_mlflow_store_at_once_both_finish(tmp_path):
+    args = [*QUICK, "logger=mlflow", f"paths.log_dir={tmp_path}"]
+    env = os.environ | {"OMP_NUM_THREADS": "1"}
+    started = [subprocess.Popen([sys.executable, str(ROOT / "train.py"), *args, f"hydra.run.dir={tmp_path}/run{i}"],
+                                cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for i in range(2)]  # fmt: skip
+    for process in started:
+        out, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err[-1500:]
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    experiment = client.get_experiment_by_name("lecture-zoo")
+    assert len(client.search_runs([experiment.experiment_id])) == 2
 
 
 @pytest.mark.parametrize("preset", ["default", "fdr", "overfit", "limit", "profiler"])

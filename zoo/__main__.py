@@ -1,6 +1,6 @@
 """python -m zoo <command> [arguments]: the console commands without their zoo- prefix.
 
-python -m zoo list | card MODEL | train ... | evaluate ... | section NAME | compare FOLDER ...
+python -m zoo list [PATTERN] | card MODEL | train ... | evaluate ... | section NAME | compare FOLDER ...
 """
 
 import sys

@@ -145,7 +145,7 @@ class EpochProgressBar(RichProgressBar):
 
     Lightning's bar re-reads every logged metric after each training batch. The zoo's learners log
     once per epoch (see Learner.accumulate), so here the metrics are read at the epoch's end only and
-    the batch counter moves every `refresh_rate` batches (README, Benchmarks, has the cost of both).
+    the batch counter moves every `refresh_rate` batches (docs/benchmarks.md has the cost of both).
     In a notebook it is a widget (pip install 'lecture-zoo[notebook]'), or a plain console bar without one.
     """
 

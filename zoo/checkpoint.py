@@ -97,7 +97,7 @@ def load_checkpoint(path, config_folders=(CONFIG_DIR,)) -> dict:
     if path.is_dir():
         raise UserError(f"checkpoint {path} is a folder; give a .ckpt file, e.g. {RunFolder(path).best}")
     if not path.is_file():
-        raise UserError(f"checkpoint {path} does not exist; train.py writes them to <run folder>/checkpoints/")
+        raise UserError(f"checkpoint {path} does not exist; train.py writes them into each run's folder (it prints it)")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # the unpickler meets arbitrary bytes here: any failure means "not readable"

@@ -109,14 +109,20 @@ def evaluate_command(argv: list[str] | None = None) -> None:
 
 # --- the others ----------------------------------------------------------------------------------------------
 def list_command(argv: list[str] | None = None) -> None:
-    """zoo-list: every model with its network, learner and the data it learns from."""
+    """zoo-list [PATTERN]: every model (or those matching a shell-style pattern, e.g. 'res*') with its network,
+    learner and the data it learns from."""
     from rich.console import Console
     from rich.table import Table
 
+    argv = sys.argv[1:] if argv is None else argv
     with way_out():
         from zoo.catalog import list_models
 
-        models = list_models()
+        if len(argv) > 1:
+            raise UserError("zoo list takes one pattern at most, e.g. zoo list 'res*' (quote it from the shell)")
+        models = list_models(*argv)
+        if not models:
+            raise UserError(f"no model matches {argv[0]!r}; zoo list names them all")
         table = Table(title="models (zoo-train model=<name> data=<one of its data>)")
         for column in ("model", "network", "learner", "data"):
             table.add_column(column)

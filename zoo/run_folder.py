@@ -65,7 +65,7 @@ class RunFolder:
         ".hydra/config.yaml": "the composed config: what evaluate.py, resume=true and zoo-compare read back",
         ".hydra/overrides.yaml": "the command line's overrides",
         ".hydra/hydra.yaml": "Hydra's own settings of the run",
-        "{task}.log": "the run's log: Lightning's notes, warnings, and the traceback of a fault of the zoo",
+        "<task>.log": "the run's log: Lightning's notes, warnings, and the traceback of a fault of the zoo",
         ".lock": "the process that holds the folder while it runs (the lock itself is the kernel's)",
         "checkpoints/best.ckpt": "the weights of the best validation epoch (what the test split measures)",
         "checkpoints/last.ckpt": "the last epoch's whole state (a link to best.ckpt when they are one); resume=true",

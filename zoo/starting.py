@@ -30,7 +30,7 @@ class Run:
 
 
 def start(cfg: DictConfig, hydra_node=None) -> Run:
-    """The run of a composed config: `hydra_node` is Hydra's (HydraConfig.get() inside a command), or the
+    """The run of a composed config: `hydra_node` is Hydra's own (a command's entry point reads it), or the
     `hydra` node `zoo.composing.compose` left in `cfg`. The folder is claimed (not in a DDP process other
     than the first, which works in the first one's)."""
     if hydra_node is None:

@@ -88,7 +88,7 @@ class Learner(L.LightningModule):
             wanted = "; or ".join(KINDS.get(k, k) for k in cls.data_kinds)
             raise UserError(
                 f"model {model_name} learns from {wanted}, but data={data_name} holds {data.kind}; "
-                f"pick a data set of that kind"
+                f"pick a data set of that kind (`python -m zoo list` names them for each model)"
             )
         if cls.pixel_scaling and data.kind == "images" and data.scaling != cls.pixel_scaling:
             raise UserError(
@@ -131,7 +131,7 @@ class Learner(L.LightningModule):
     # --- epoch metrics ------------------------------------------------------------------------
     # Steps add batch-weighted sums into one small tensor per split; at epoch end the sums are added
     # across DDP ranks, divided, and logged once. A log call or a torchmetrics update per step would
-    # cost more than a small model's whole step (README, Benchmarks).
+    # cost more than a small model's whole step (docs/benchmarks.md).
     def accumulate(self, split: str, batch_size: int, **values: torch.Tensor) -> None:
         """Add values averaged over a batch of `batch_size` examples to this epoch's running means."""
         key = (split, *values)

@@ -22,7 +22,7 @@ class Segmenter(Learner):
     """Per-pixel cross-entropy of a net mapping images to (N, classes + 1, H, W) scores (0 = background).
 
     Background pixels weigh `background_weight` in the loss: most pixels are background, and at full
-    weight the net first learns to call every pixel background (README, Beyond classification).
+    weight the net first learns to call every pixel background (`make section-beyond`).
     A weighted cross-entropy learns scores of w_c p(c | x), so the predicted class is the argmax of
     the scores minus log w_c (logit adjustment, Menon et al. 2021), the class of largest p(c | x).
     """

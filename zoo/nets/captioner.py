@@ -3,8 +3,8 @@
 A CNN reads the image I into a vector v = CNN(I) that the LSTM of the RNN slides reads with the
 words: x_t = [W_e S_t, v], p_{t+1} = LSTM(x_t) for t = 0 .. N-1, with S_0 = <bos>. Vinyals et al.
 give v once, before the first word; here it comes with every word ("par-inject", Tanti et al. 2018),
-which learns in far fewer steps (README). Training feeds the true words (teacher forcing) and
-maximises sum_t log p_t(S_t); generation feeds back its own words, greedily or keeping the
+which learns in far fewer steps (`make section-beyond`). Training feeds the true words (teacher forcing)
+and maximises sum_t log p_t(S_t); generation feeds back its own words, greedily or keeping the
 `beam_size` most probable sentences so far.
 """
 

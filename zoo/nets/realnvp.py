@@ -103,7 +103,7 @@ def zero_last(net: nn.Sequential) -> nn.Sequential:
 
 def mlp_st(features: int, hidden: int) -> nn.Sequential:
     # tanh, not ReLU: s and t then vary smoothly with x_a, and so does the density (ReLU nets leave
-    # kinks in it; README, "Measured here", has the likelihoods of both on moons)
+    # kinks in it; the generative section, `make section-generative`, has the likelihoods of both on moons)
     return zero_last(
         nn.Sequential(
             nn.Linear(features, hidden),

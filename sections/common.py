@@ -24,6 +24,8 @@ SCALES = ("smoke", "default", "paper")
 TRAINER = {"smoke": "trainer=cpu", "default": "trainer=cpu", "paper": "trainer=default"}
 # A trained verdict runs at least three seeds; a smoke run one, to show the section works.
 SEEDS = {"smoke": (1,), "default": (1, 2, 3), "paper": (1, 2, 3)}
+# A smoke run trains on a few batches of each epoch: it shows every step of the section works, and decides nothing.
+SMOKE_BATCHES = "trainer.limit_train_batches=4"
 
 
 def small_batch(fraction: float) -> list[str]:
@@ -78,8 +80,11 @@ class Report:
         from zoo.run import train_run
         from zoo.starting import compose_run
 
+        smoke = [SMOKE_BATCHES] if self.scale == "smoke" else []
         return train_run(
-            compose_run("train", ["callbacks=none", "extras.print_config=false", self.trainer, *overrides], out_dir)
+            compose_run(
+                "train", ["callbacks=none", "extras.print_config=false", self.trainer, *smoke, *overrides], out_dir
+            )
         )
 
     def evaluate(self, overrides: list[str], out_dir: Path) -> dict:

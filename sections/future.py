@@ -28,7 +28,9 @@ SHOTS = 10  # examples per class of the new digits
 
 def depth_sweep(report: Report, epochs: int) -> dict:
     acc, runs = {}, {}
-    for model, depths in DEPTHS.items():
+    smoke = {"mlp": DEPTHS["mlp"][:2], "resnet": (DEPTHS["resnet"][0], SLICE_DEPTH)}  # the geometry needs SLICE_DEPTH
+    sweep = smoke if report.scale == "smoke" else DEPTHS
+    for model, depths in sweep.items():
         for depth in depths:
             for seed in report.seeds:
                 overrides = [f"model={model}", f"model.depth={depth}", f"trainer.max_epochs={epochs}", f"seed={seed}"]
@@ -44,12 +46,12 @@ def depth_sweep(report: Report, epochs: int) -> dict:
     )
     report.table(["model", "depth", "test accuracy"], [[m, d, band(v)] for (m, d), v in acc.items()])
     fig, ax = plots.figure(figsize=(5.5, 3.5))
-    for model, depths in DEPTHS.items():
+    for model, depths in sweep.items():
         ax.errorbar(depths, [mean(acc[model, d]) for d in depths], marker="o", label=model)
     ax.set(xscale="log", xlabel="depth", ylabel="test accuracy")
     ax.legend()
     report.image(plots.save_figure(fig, report.scratch("depth.png")), "test accuracy against depth")
-    for model, depths in DEPTHS.items():
+    for model, depths in sweep.items():
         means = {d: mean(acc[model, d]) for d in depths}
         best = max(means.values())
         enough = min(d for d in depths if means[d] >= best - ENOUGH)
@@ -274,5 +276,5 @@ def main(scale: str) -> None:
     geometry(report, epochs, runs, steps={"smoke": 5, "default": 21, "paper": 41}[scale])
     augmentation_curves(report, {"smoke": 1, "default": 30, "paper": 60}[scale])
     transfer(report, epochs)
-    structure_search(report, trials={"smoke": 2, "default": 20, "paper": 50}[scale], epochs=max(epochs, 1))
+    structure_search(report, trials={"smoke": 1, "default": 20, "paper": 50}[scale], epochs=max(epochs, 1))
     report.write()

@@ -42,6 +42,18 @@ def compose_train(tmp_path):
     return _compose
 
 
+@pytest.fixture(scope="session")
+def trained_mlp(tmp_path_factory) -> Path:
+    """One finished run per test worker (an MLP on digits, one epoch), for the tests that only read or evaluate a
+    run: its folder, never written into (copy it to change it)."""
+    from zoo.run import train
+    from zoo.starting import compose_run
+
+    folder = tmp_path_factory.mktemp("trained_mlp")
+    train(compose_run("train", [*FAST, "model=mlp", "model.width=16", "data=digits", "trainer.max_epochs=1"], folder))
+    return folder
+
+
 def run_cli(
     script: str,
     *args: str,

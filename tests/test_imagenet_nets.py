@@ -95,6 +95,7 @@ def test_each_trains_on_digits_through_the_shared_trainer(model, compose_train, 
 
     from zoo.run import train
 
-    metrics = train(compose_train(f"model={model}", "trainer.max_epochs=8", "seed=1"))
+    epochs = 4 if model == "googlenet" else 8  # GoogLeNet is the slowest per epoch and learns digits the fastest
+    metrics = train(compose_train(f"model={model}", f"trainer.max_epochs={epochs}", "seed=1"))
     losses = json.loads((tmp_path / "history.json").read_text())["train/loss"]
     assert losses[-1] < 0.8 * losses[0] and metrics["test/acc"] > 0.2, (losses, metrics["test/acc"])  # chance: 0.1

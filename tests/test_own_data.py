@@ -16,7 +16,7 @@ import pytest
 from tests.conftest import FAST
 from zoo.composing import compose
 from zoo.errors import UserError
-from zoo.run import evaluate, prepare, train
+from zoo.run import evaluate, prepare, train, train_run
 from zoo.starting import compose_run
 
 
@@ -224,6 +224,9 @@ def test_the_bundled_tables_train_and_a_regression_beats_the_least_squares_line(
 
 @pytest.mark.parametrize("data", ["iris", "wine", "breast_cancer", "diabetes"])
 def test_every_bundled_table_trains_and_tests(data, tmp_path):
-    metrics = train(compose_run("train", [*FAST, "model=mlp", f"data={data}"], tmp_path))
-    figure = metrics["test/r2"] if data == "diabetes" else metrics["test/acc"]
-    assert figure == figure and figure <= 1.0  # measured (not NaN) and a valid R² or accuracy
+    trained = train_run(compose_run("train", [*FAST, "model=mlp", f"data={data}"], tmp_path))
+    metrics, test_y = trained.metrics, trained.datamodule.splits["test"].y
+    if data == "diabetes":  # better than predicting the mean, after three epochs
+        assert 0 < metrics["test/r2"] <= 1, metrics
+    else:  # better than always answering the commonest class of the test split
+        assert metrics["test/acc"] > test_y.bincount().max().item() / len(test_y), metrics

@@ -14,7 +14,9 @@ import torch
 
 from tests.conftest import ROOT, run_cli
 from zoo.errors import UserError
-from zoo.run import prepare, train
+from zoo.run import evaluate, prepare, train
+from zoo.run_folder import RunFolder
+from zoo.starting import compose_run
 
 # ~0.5 s per epoch on 2 cores (batch 4): long enough to be killed in the middle of one
 SLOW_MLP = ["trainer=cpu", "callbacks=none", "model.width=64", "data.batch_size=4", "trainer.max_epochs=6"]
@@ -176,14 +178,9 @@ def test_a_crafted_checkpoint_is_refused_and_never_runs(tmp_path):
     assert not marker.exists()
 
 
-@pytest.fixture(scope="module")
-def trained_checkpoint(tmp_path_factory):
-    run = tmp_path_factory.mktemp("run")
-    result = run_cli(
-        "train.py", "trainer=cpu", "callbacks=none", "trainer.max_epochs=1", "model.width=32", f"hydra.run.dir={run}"
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return run / "checkpoints" / "best.ckpt"
+@pytest.fixture
+def trained_checkpoint(trained_mlp):
+    return RunFolder(trained_mlp).best
 
 
 def corrupt(path: Path, out: Path) -> Path:
@@ -208,10 +205,19 @@ def other_model(path: Path, out: Path) -> Path:
 )
 def test_bad_checkpoints_are_sentences(trained_checkpoint, tmp_path, make, sentence):
     bad = make(trained_checkpoint, tmp_path / "bad.ckpt")
+    with pytest.raises(UserError, match=sentence) as refused:
+        evaluate(compose_run("evaluate", [f"ckpt_path={bad}"], tmp_path / "eval"))
+    assert "\n" not in str(refused.value)
+
+
+def test_a_bad_checkpoint_on_the_command_line_is_one_sentence_and_exit_2(trained_checkpoint, tmp_path):
+    bad = corrupt(trained_checkpoint, tmp_path / "bad.ckpt")
     result = run_cli("evaluate.py", f"ckpt_path={bad}", f"hydra.run.dir={tmp_path}/eval")
-    assert result.returncode == 2 and sentence in result.stderr and "Traceback" not in result.stderr
+    assert result.returncode == 2 and "is corrupt, truncated or not a checkpoint" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr[-2000:]
 
 
+@pytest.mark.slow  # the same refusal in one process: tests/test_train.py
 def test_evaluating_on_data_of_another_shape_is_a_sentence(trained_checkpoint, tmp_path):
     result = run_cli("evaluate.py", f"ckpt_path={trained_checkpoint}", "data=moons", f"hydra.run.dir={tmp_path}/e")
     assert result.returncode == 2 and "pass a data preset with the same shape and classes" in result.stderr
@@ -294,8 +300,9 @@ def test_the_same_seed_gives_identical_metrics(compose_train, tmp_path, override
     [(b"  \n", "is empty; a language model needs text"), (b"\x00\x01\x02" * 50, "looks binary")],
     ids=["empty", "binary"],
 )
-def test_unusable_text_files_are_one_sentence(tmp_path, content, sentence):
+def test_unusable_text_files_are_one_sentence(compose_train, tmp_path, content, sentence):
     corpus = tmp_path / "corpus.txt"
     corpus.write_bytes(content)
-    result = run_cli("train.py", "model=lstm_lm", "data=text", f"data.path={corpus}", f"hydra.run.dir={tmp_path}/run")
-    assert result.returncode == 2 and sentence in result.stderr and "Traceback" not in result.stderr
+    with pytest.raises(UserError, match=sentence) as refused:
+        train(compose_train("model=lstm_lm", "data=text", f"data.path={corpus}", output_dir=tmp_path / "run"))
+    assert "\n" not in str(refused.value) and not (tmp_path / "run" / "checkpoints").exists()

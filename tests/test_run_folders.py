@@ -11,6 +11,9 @@ import pytest
 
 from tests.conftest import FAST, run_cli
 from tests.test_reliability import SLOW_MLP, start_training, wait_for_epochs
+from zoo.errors import UserError
+from zoo.run import train
+from zoo.starting import compose_run
 
 
 def logged_epochs(run_dir) -> list[int]:
@@ -32,22 +35,21 @@ def test_a_folder_in_use_is_refused_at_once_and_left_alone(tmp_path):
     assert logged_epochs(tmp_path) == list(range(6))
 
 
-def test_a_finished_folder_is_kept_and_resume_compares_configs(tmp_path):
-    done = run_cli("train.py", *FAST, "trainer.max_epochs=1", f"hydra.run.dir={tmp_path}")
-    assert done.returncode == 0, done.stderr[-2000:]
-    saved = {p: (tmp_path / p).read_bytes() for p in (".hydra/config.yaml", "metrics.json", "csv/metrics.csv")}
+def test_a_finished_folder_is_kept_and_resume_compares_configs(tmp_path, capsys):
+    def run(*overrides):
+        return train(compose_run("train", [*FAST, *overrides], tmp_path))
 
-    again = run_cli("train.py", *FAST, "trainer.max_epochs=1", f"hydra.run.dir={tmp_path}")
-    assert again.returncode == 2 and "already holds a run" in again.stderr and "resume=true" in again.stderr
-    other = run_cli(
-        "train.py", *FAST, "trainer.max_epochs=2", "model.width=32", "resume=true", f"hydra.run.dir={tmp_path}"
-    )
-    assert other.returncode == 2 and "model.width: 512 -> 32" in other.stderr, other.stderr
+    run("trainer.max_epochs=1")
+    saved = {p: (tmp_path / p).read_bytes() for p in (".hydra/config.yaml", "metrics.json", "csv/metrics.csv")}
+    with pytest.raises(UserError, match="already holds a run .*resume=true"):
+        run("trainer.max_epochs=1")
+    with pytest.raises(UserError, match="model.width: 512 -> 32"):
+        run("trainer.max_epochs=2", "model.width=32", "resume=true")
     assert {p: (tmp_path / p).read_bytes() for p in saved} == saved  # nothing of the run was overwritten
 
-    longer = run_cli("train.py", *FAST, "trainer.max_epochs=2", "resume=true", f"hydra.run.dir={tmp_path}")
-    assert longer.returncode == 0, longer.stderr[-2000:]
-    assert "with changes: resume, trainer.max_epochs" in longer.stdout
+    capsys.readouterr()
+    assert run("trainer.max_epochs=2", "resume=true")["epochs"] == 2
+    assert "with changes: resume, trainer.max_epochs" in capsys.readouterr().out
     assert json.loads((tmp_path / "metrics.json").read_text())["epochs"] == 2
     assert logged_epochs(tmp_path) == [0, 1]
 

@@ -19,7 +19,7 @@ from zoo.run_folder import RunFolder
 from zoo.starting import compose_run
 
 # ~0.5 s per epoch on 2 cores (batch 4): long enough to be killed in the middle of one
-SLOW_MLP = ["trainer=cpu", "callbacks=none", "model.width=64", "data.batch_size=4", "trainer.max_epochs=6"]
+SLOW_MLP = ["trainer=cpu", "callbacks=none", "model.width=64", "data.batch_size=8", "trainer.max_epochs=6"]
 
 
 def start_training(run_dir: Path, *extra: str) -> subprocess.Popen:

@@ -38,7 +38,7 @@ from zoo.build import (
 )
 from zoo.checkpoint import check_same_network, load_checkpoint
 from zoo.composing import preset, presets
-from zoo.config import plain, task_config
+from zoo.config import plain
 from zoo.errors import UserError
 from zoo.files import write_whole
 from zoo.learners.base import Evaluation
@@ -99,7 +99,7 @@ class EvaluateOptions:
     tags: list[str] = ()
 
 
-def print_config(cfg: DictConfig) -> None:
+def print_config(run: Run) -> None:
     """The composed config as a tree (extras.print_config=false leaves it out)."""
     from rich.console import Console
     from rich.tree import Tree
@@ -111,8 +111,8 @@ def print_config(cfg: DictConfig) -> None:
             else:
                 branch.add(f"{key}: {value}")
 
-    config = task_config(cfg)
-    tree = Tree(f"config of {cfg.get('run_name') or 'this run'}")
+    config = run.task
+    tree = Tree(f"config of {config.get('run_name') or 'this run'}")
     for key in ("model", "data", "trainer", "callbacks", "logger"):
         if isinstance(config.get(key), dict):
             grow(tree.add(f"[bold]{key}[/bold]"), config[key])
@@ -335,7 +335,7 @@ class Trained:
 def record(run: Run) -> None:
     """Every check has passed: the run folder gets its config and its log (the first process's alone)."""
     if not is_launched_rank():
-        run.folder.record(task_config(run.cfg, resolve=False), run.composition)
+        run.folder.record(run.saved, run.composition)
 
 
 def train(run: Run) -> dict:
@@ -357,10 +357,10 @@ def _train_run(run: Run) -> Trained:
     record(run)
     datamodule, model, callbacks, trainer = prepared.datamodule, prepared.model, prepared.callbacks, prepared.trainer
     if cfg.get("extras", {}).get("print_config") and trainer.is_global_zero:
-        print_config(cfg)
+        print_config(run)
     parameters = run.composition.parameters(cfg)
     if trainer.is_global_zero:
-        log_run_start(trainer.loggers, parameters, OmegaConf.to_yaml(OmegaConf.create(task_config(cfg))))
+        log_run_start(trainer.loggers, parameters, OmegaConf.to_yaml(OmegaConf.create(run.task)))
     checkpoint = next((cb for cb in callbacks if isinstance(cb, ModelCheckpoint)), None)
     signals.set_hint(
         f"training stopped; the last whole checkpoint is {folder.last} (if one was written): resume with "

@@ -9,6 +9,7 @@ that resolve through Hydra's state (the run folder, the run's name) are fixed, a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from omegaconf import DictConfig, open_dict
@@ -24,9 +25,15 @@ class Run:
     cfg: DictConfig  # the composed config, without Hydra's own node
     composition: Composition
     folder: RunFolder
+    saved: dict  # the config as composed, interpolations kept: what the run folder's .hydra/config.yaml holds
 
     def choice(self, group: str) -> str | None:
         return self.composition.choice(group)
+
+    @cached_property
+    def task(self) -> dict:
+        """The config with every value resolved, as plain containers (what the console and the loggers show)."""
+        return task_config(self.cfg)
 
 
 def start(cfg: DictConfig, hydra_node=None) -> Run:
@@ -49,10 +56,10 @@ def start(cfg: DictConfig, hydra_node=None) -> Run:
         cfg.paths.output_dir = output_dir
         if run_name is not None:
             cfg.run_name = run_name
-    folder = RunFolder(output_dir)
+    folder, saved = RunFolder(output_dir), task_config(cfg, resolve=False)
     if not is_launched_rank():
-        folder.claim(task_config(cfg, resolve=False))
-    return Run(cfg, composition, folder)
+        folder.claim(saved)
+    return Run(cfg, composition, folder, saved)
 
 
 def compose_run(config_name: str = "train", overrides=(), output_dir=None) -> Run:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import functools
 import re
-import sys
 from pathlib import Path
 
 from common import ROOT
@@ -19,6 +18,7 @@ from sections import SECTIONS
 from zoo import records
 from zoo.cards import GALLERY, band_text, card, figure, provenance, runs_table
 from zoo.catalog import list_models
+from zoo.errors import UserError
 from zoo.tables import markdown
 
 BLOCK = re.compile(r"(<!-- generated:(?P<name>[a-z_]+) -->\n)(?P<body>.*?)(<!-- /generated:(?P=name) -->)", re.S)
@@ -189,7 +189,7 @@ def pages() -> dict[Path, str]:
     return out
 
 
-if __name__ == "__main__":
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="write nothing; fail when a page is out of date")
     args = parser.parse_args()
@@ -201,5 +201,12 @@ if __name__ == "__main__":
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text)
     if args.check and stale:
-        sys.exit(f"out of date (run `make docs`): {', '.join(map(str, stale))}")
+        raise UserError(f"out of date (run `make docs`): {', '.join(map(str, stale))}")
     print(f"{'stale' if args.check else 'rewrote'}: {', '.join(map(str, stale)) or 'nothing'}")
+
+
+if __name__ == "__main__":
+    from zoo.way_out import way_out
+
+    with way_out("no page was left half-written; run the command again"):
+        main()

@@ -33,6 +33,7 @@ from sections import SECTIONS
 from zoo import records
 from zoo.catalog import list_models
 from zoo.composing import presets
+from zoo.errors import UserError
 from zoo.run import train
 from zoo.starting import compose_run
 
@@ -198,7 +199,7 @@ MEASUREMENTS = {
 }
 
 
-if __name__ == "__main__":
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("only", nargs="*", help="record names (default: all)")
     parser.add_argument("--list", action="store_true", help="name every record with its cost")
@@ -206,11 +207,18 @@ if __name__ == "__main__":
     if args.list:
         for name, (_, cost) in MEASUREMENTS.items():
             print(f"{name:<24} {cost}")
-        sys.exit(0)
+        return
     unknown = [name for name in args.only if name not in MEASUREMENTS]
     if unknown:
-        sys.exit(f"no record named {', '.join(unknown)}; `python benchmarks/results.py --list` names them")
+        raise UserError(f"no record named {', '.join(unknown)}; `python benchmarks/results.py --list` names them")
     for name in args.only or list(MEASUREMENTS):
         started = time.perf_counter()
         MEASUREMENTS[name][0]()
         print(f"{name}: {time.perf_counter() - started:.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    from zoo.way_out import way_out
+
+    with way_out("the record being measured was not written; run the command again"):
+        main()

@@ -61,13 +61,46 @@ def class_folders(root: Path) -> dict[str, list[Path]]:
     return classes
 
 
+DECODING = "8-bit rule 1"  # in the cache's key: images decoded by another rule are decoded again
+
+
+def eight_bits(image):
+    """Any PIL image as 8 bits per channel, its values' meaning kept (never clipped): a 16-bit grey (mode I;16*, or
+    I holding 0..65535, as PNG, TIFF and DICOM exports are read) is scaled from 0..65535; a 32-bit integer or a
+    float grey from 0..1 when it lies there, else from the image's own lowest to highest value; transparency is
+    laid on white; palette, CMYK and the rest are converted by Pillow's own rule."""
+    from PIL import Image
+
+    if image.mode.startswith("I") or image.mode == "F":
+        values = np.asarray(image, dtype=np.float64)
+        if image.mode.startswith("I;16") or (image.mode == "I" and values.min() >= 0 and values.max() <= 65535
+                                             and values.max() > 255):  # fmt: skip
+            low, high = 0.0, 65535.0
+        elif image.mode == "F" and values.min() >= 0 and values.max() <= 1:
+            low, high = 0.0, 1.0
+        elif image.mode == "I" and values.min() >= 0 and values.max() <= 255:
+            low, high = 0.0, 255.0
+        else:
+            low, high = float(values.min()), float(values.max())
+        scaled = (values - low) / ((high - low) or 1.0) * 255.0
+        return Image.fromarray(np.rint(scaled).astype(np.uint8), "L")
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA"):
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return image
+
+
 def decode(path: Path, mode: str, size: tuple[int, int] | None) -> np.ndarray:
-    """One image as uint8 (C, H, W), converted to grey ("L") or colour ("RGB") and resized to (h, w)."""
+    """One image as uint8 (C, H, W), in 8 bits (eight_bits), converted to grey ("L") or colour ("RGB") and resized
+    to (h, w)."""
     from PIL import Image
 
     try:
         with Image.open(path) as image:
-            image = image.convert(mode)
+            image = eight_bits(image).convert(mode)
             if size is not None and image.size != (size[1], size[0]):
                 image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)
             array = np.asarray(image, dtype=np.uint8)
@@ -158,7 +191,7 @@ class ImageFolderDataModule(VisionDataModule):
                 f"[height, width]) to serve them all at one size"
             )
         size = self.size or next(iter(shapes))
-        grey = modes <= {"1", "L", "LA", "I", "I;16", "F"}
+        grey = all(m in ("1", "L", "LA", "F") or m.startswith("I") for m in modes)
         channels = self.channels or (1 if grey else 3)
         return classes, size, "L" if channels == 1 else "RGB"
 
@@ -173,7 +206,7 @@ class ImageFolderDataModule(VisionDataModule):
             for name, files in classes.items()
             for p in files
         ]
-        key = hashlib.sha256(json.dumps([entries, list(size), mode]).encode()).hexdigest()[:20]
+        key = hashlib.sha256(json.dumps([entries, list(size), mode, DECODING]).encode()).hexdigest()[:20]
         return self.cache / f"images-{self.path.name}-{key}.pt"
 
     def decoded(self) -> dict:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Literal
@@ -27,21 +28,59 @@ from datamodules.description import DataDescription
 from zoo.errors import UserError
 from zoo.ranges import NonNegativeCount, Seed
 
-MISSING = {"", "na", "nan", "null", "none", "?", "n/a"}
+# Spellings of a missing value (`inf` too: a number that was not measured is no category); data.missing decides.
+MISSING = {"", "na", "nan", "null", "none", "?", "n/a", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
 FEW_CLASSES = 20  # a whole-number target with at most this many values is a class label
+MOSTLY_NUMBERS = 0.8  # a column this share numbers, the rest not, is a column of numbers with broken cells
+MAX_CATEGORIES = 50  # more distinct values than this, and than half the rows, is an identifier, not a category
 Task = Literal["auto", "classification", "regression"]
+NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+COMMA_NUMBER = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?|[+-]?\d+,\d+")  # 1,737 or 1,5: a separator not read
 
 
-def as_number(text: str) -> float | None:
-    try:
-        value = float(text)
-    except ValueError:
+def is_missing(cell: str) -> bool:
+    return cell.lower() in MISSING
+
+
+def as_number(text: str, decimal: str = ".", thousands: str = "") -> float | None:
+    """The number a cell writes (with the table's decimal mark and thousands separator), or None."""
+    if thousands:
+        text = text.replace(thousands, "")
+    if decimal != ".":
+        text = text.replace(".", "\x00").replace(decimal, ".")
+    if not NUMBER.fullmatch(text):
         return None
+    value = float(text)
     return value if math.isfinite(value) else None
 
 
-def read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
-    """The header and the rows of a CSV file (its delimiter found by csv.Sniffer); one sentence when it is none."""
+def numbers_of(name: str, cells: list[str], where: str, decimal: str, thousands: str) -> list[float | None] | None:
+    """The one decision on a column's kind: its numbers (None where missing) when it is a column of numbers, None
+    when it is a column of categories; a column that is neither (numbers with a few other cells, or numbers written
+    with a separator the table's settings do not read) is refused naming its cells."""
+    numbers = [None if is_missing(c) else as_number(c, decimal, thousands) for c in cells]
+    present = [i for i, c in enumerate(cells) if not is_missing(c)]
+    other = [i for i in present if numbers[i] is None]
+    if not other:
+        return numbers
+    shown = ", ".join(f"line {i + 2}: {cells[i]!r}" for i in other[:3])
+    comma = [i for i in other if COMMA_NUMBER.fullmatch(cells[i])]
+    if comma and len(comma) + (len(present) - len(other)) == len(present):
+        raise UserError(
+            f"column {name!r} of {where} writes its numbers with commas ({shown}); data.decimal=, reads 1,5 as 1.5 "
+            f"and data.thousands=, reads 1,737 as 1737: say which"
+        )
+    if len(other) < len(present) * (1 - MOSTLY_NUMBERS):
+        raise UserError(
+            f"column {name!r} of {where} holds numbers but {len(other)} of its {len(present)} cells are not "
+            f"({shown}); correct those cells or leave them empty (data.missing decides about empty cells)"
+        )
+    return None
+
+
+def read_csv(path: Path, sep: str | None = None) -> tuple[list[str], list[list[str]]]:
+    """The header and the rows of a CSV file (its delimiter `sep`, or found by csv.Sniffer); one sentence when it is
+    none, or when two columns share a name."""
     if not path.is_file():
         raise UserError(f"data.path={path} {'is a folder' if path.is_dir() else 'does not exist'}; give a CSV file")
     try:
@@ -49,13 +88,20 @@ def read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
     except (UnicodeDecodeError, OSError) as err:
         raise UserError(f"{path} cannot be read as UTF-8 text ({type(err).__name__}); save the table as CSV") from err
     try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t|")
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t|") if sep is None else None
     except csv.Error:
         dialect = csv.excel
-    rows = [row for row in csv.reader(text.splitlines(), dialect) if any(cell.strip() for cell in row)]
+    reader = csv.reader(text.splitlines(), dialect) if sep is None else csv.reader(text.splitlines(), delimiter=sep)
+    rows = [row for row in reader if any(cell.strip() for cell in row)]
     if len(rows) < 2:
         raise UserError(f"{path} holds no table: a header row and at least one row of values are needed")
     header = [name.strip() for name in rows[0]]
+    twice = sorted(name for name, n in Counter(header).items() if n > 1)
+    if twice:
+        raise UserError(
+            f"{path} names {len(twice)} column(s) twice ({', '.join(map(repr, twice[:5]))}); every column needs a name "
+            f"of its own, so the target and the features cannot be told apart"
+        )
     for i, row in enumerate(rows[1:], start=2):
         if len(row) != len(header):
             raise UserError(f"{path}, line {i}: {len(row)} values for the {len(header)} columns of the header")
@@ -75,6 +121,9 @@ class TableDataModule(InMemoryDataModule):
         task: Task = "auto",
         missing: Literal["refuse", "fill"] = "refuse",
         categorical: Literal["onehot", "refuse"] = "onehot",
+        sep: Literal[",", ";", "\t", "|"] | None = None,
+        decimal: Literal[".", ","] = ".",
+        thousands: Literal["", ",", ".", " ", "'"] = "",
         val_fraction: HeldOut = 0.15,
         test_fraction: HeldOut = 0.2,
         batch_size: BatchSize = 32,
@@ -86,6 +135,9 @@ class TableDataModule(InMemoryDataModule):
         check_fractions(val_fraction, test_fraction)
         self.path, self.target, self.task = Path(path) if path else None, target, task
         self.missing, self.categorical = missing, categorical
+        if decimal == thousands:
+            raise UserError(f"data.decimal and data.thousands are both {decimal!r}; a number needs them apart")
+        self.sep, self.decimal, self.thousands = sep, decimal, thousands
         self.val_fraction, self.test_fraction = val_fraction, test_fraction
         self._table: dict | None = None
         self.trained: list | None = None  # how the columns were encoded in training, when read for a checkpoint
@@ -97,7 +149,7 @@ class TableDataModule(InMemoryDataModule):
         """Feature columns (name -> cells as text), the target column's cells, and where they come from."""
         if self.path is None:
             raise UserError("data=table needs a file and its target: data.path=FILE.csv data.target=COLUMN")
-        header, rows = read_csv(self.path)
+        header, rows = read_csv(self.path, self.sep)
         if self.target not in header:
             raise UserError(
                 f"data.target={self.target!r} is not a column of {self.path}; its columns: {', '.join(header)}"
@@ -108,27 +160,30 @@ class TableDataModule(InMemoryDataModule):
             raise UserError(f"{self.path} has no column besides the target {self.target!r} to learn from")
         return features, [row[index] for row in rows], str(self.path)
 
-    def task_of(self, target: list[str], where: str) -> str:
-        numbers = [as_number(cell) for cell in target]
+    def task_of(self, target: list[str], where: str) -> tuple[str, str]:
+        """The task, and why it was read so."""
+        numbers = numbers_of(self.target, target, where, self.decimal, self.thousands)
         if self.task != "auto":
-            if self.task == "regression" and None in numbers:
-                bad = target[numbers.index(None)]
+            if self.task == "regression" and numbers is None:
+                bad = next(c for c in target if as_number(c, self.decimal, self.thousands) is None)
                 raise UserError(f"data.task=regression needs a numeric target, but {where} has {bad!r} in it")
-            return self.task
-        if None in numbers:
-            return "classification"
-        whole = all(float(n).is_integer() for n in numbers)
-        return "classification" if whole and len(set(numbers)) <= FEW_CLASSES else "regression"
+            return self.task, "data.task says so"
+        if numbers is None:
+            return "classification", "its values are labels"
+        values = len(set(numbers))
+        if all(float(n).is_integer() for n in numbers) and values <= FEW_CLASSES:
+            return "classification", f"whole numbers taking {values} values (data.task=regression says otherwise)"
+        return "regression", f"numbers taking {values} values (data.task=classification says otherwise)"
 
     def table(self) -> dict:
         """Every split as tensors, with what the columns turned into; built once."""
         if self._table is not None:
             return self._table
         features, target, where = self.columns()
-        if any(cell.lower() in MISSING for cell in target):
-            row = next(i for i, cell in enumerate(target) if cell.lower() in MISSING) + 2
+        if any(is_missing(cell) for cell in target):
+            row = next(i for i, cell in enumerate(target) if is_missing(cell)) + 2
             raise UserError(f"{where}, line {row}: the target {self.target!r} is missing; remove the row")
-        task = self.task_of(target, where)
+        task, why = self.task_of(target, where)
         if task == "classification":
             labels = self.trained_labels or sorted(
                 set(target), key=lambda v: (as_number(v) is None, as_number(v) or 0, v)
@@ -138,7 +193,8 @@ class TableDataModule(InMemoryDataModule):
                 raise UserError(f"{where} has labels the checkpoint's model never saw: {', '.join(unknown[:5])}")
             y = torch.tensor([labels.index(v) for v in target])
         else:
-            labels, y = None, torch.tensor([float(v) for v in target])
+            labels = None
+            y = torch.tensor([as_number(v, self.decimal, self.thousands) for v in target], dtype=torch.float64).float()
         n = len(target)
         strata = y if task == "classification" and min(Counter(y.tolist()).values()) >= 3 else torch.zeros(n)
         train, val, test = stratified_split(strata, self.val_fraction, self.test_fraction, self.seed)
@@ -149,6 +205,10 @@ class TableDataModule(InMemoryDataModule):
             y, scale = (y - mean) / std, [mean, std]
         self._table = {"x": x, "y": y, "splits": (train, val, test), "task": task, "labels": labels,
                        "encoding": made, "scale": scale}  # fmt: skip
+        if self.path is not None and not self.trained:  # what a user's own file was read as, once
+            numeric = sum(1 for m in made if len(m) == 3)
+            print(f"read {where}: {n} rows; target {self.target!r} as {task} ({why}); {numeric} numeric and "
+                  f"{len(features) - numeric} categorical columns, {x.shape[1]} inputs")  # fmt: skip
         return self._table
 
     def encode(self, features: dict[str, list[str]], train: list[int], where: str) -> tuple[torch.Tensor, list]:
@@ -159,45 +219,48 @@ class TableDataModule(InMemoryDataModule):
         trained = {tuple(c[:1]) if len(c) == 3 else tuple(c): c for c in self.trained or []}
         out, made = [], []
         for name, cells in features.items():
-            gap = {i for i, c in enumerate(cells) if c.lower() in MISSING}
+            gap = {i for i, c in enumerate(cells) if is_missing(c)}
             if gap and self.missing == "refuse":
                 raise UserError(
                     f"{where}, line {min(gap) + 2}: column {name!r} has no value; data.missing=fill fills it from "
-                    f"the training rows, or remove the row"
+                    f"the training rows, or remove the row (it reads {cells[min(gap)]!r})"
                 )
-            numbers = [None if i in gap else as_number(c) for i, c in enumerate(cells)]
-            numeric = (
-                (name,) in trained
-                if self.trained
-                else all(numbers[i] is not None for i in range(len(cells)) if i not in gap)
-            )
-            if numeric:
+            numbers = numbers_of(name, cells, where, self.decimal, self.thousands)
+            if self.trained and ((name,) in trained) != (numbers is not None):
+                kind = "numbers" if (name,) in trained else "categories"
+                raise UserError(f"column {name!r} of {where} does not hold {kind}, as it did for the checkpoint")
+            if numbers is not None:
                 if self.trained:
                     _, mean, std = trained[(name,)]
                 else:
                     known = [numbers[i] for i in train if numbers[i] is not None]
                     mean = float(np.mean(known)) if known else 0.0
                     std = float(np.std(known)) or 1.0
-                if any(numbers[i] is None for i in range(len(cells)) if i not in gap):
-                    bad = next(cells[i] for i in range(len(cells)) if i not in gap and numbers[i] is None)
-                    raise UserError(f"column {name!r} of {where} holds {bad!r}, but the checkpoint read it as numbers")
-                column = [mean if v is None else v for v in numbers]
-                out.append((torch.tensor(column, dtype=torch.float32) - mean) / std)
+                column = torch.tensor([mean if v is None else v for v in numbers], dtype=torch.float64)
+                out.append(((column - mean) / std).float())
                 made.append([name, mean, std])
                 continue
             if self.categorical == "refuse":
-                bad = next(c for i, c in enumerate(cells) if i not in gap and as_number(c) is None)
+                bad = next(c for i, c in enumerate(cells) if i not in gap)
                 raise UserError(
                     f"column {name!r} of {where} holds categories ({bad!r}, ...); data.categorical=onehot encodes "
                     f"them, or leave the column out of the table"
                 )
             seen = Counter(cells[i] for i in train if i not in gap)
+            if not self.trained and len(seen) > max(MAX_CATEGORIES, len(train) // 2):
+                raise UserError(
+                    f"column {name!r} of {where} takes {len(seen)} values in {len(train)} training rows: an "
+                    f"identifier or free text, not a category to learn from; leave it out of the table"
+                )
             values = [c[1] for c in self.trained if c[0] == name] if self.trained else sorted(seen)
             common = seen.most_common(1)[0][0] if seen else ""
-            filled = [common if i in gap else c for i, c in enumerate(cells)]
-            for value in values:  # a value the training rows never had becomes all zeros
-                out.append(torch.tensor([float(c == value) for c in filled]))
-                made.append([name, value])
+            index = {value: k for k, value in enumerate(values)}
+            codes = torch.tensor([index.get(common if i in gap else c, -1) for i, c in enumerate(cells)])
+            onehot = torch.zeros(len(cells), len(values))  # a value the training rows never had: all zeros
+            known = codes >= 0
+            onehot[known.nonzero().squeeze(1), codes[known]] = 1.0
+            out += list(onehot.unbind(1))
+            made += [[name, value] for value in values]
         return torch.stack(out, 1), made
 
     def adopt(self, trained_on: DataDescription) -> None:
@@ -240,8 +303,8 @@ class BundledTableDataModule(TableDataModule):
         pin_memory: bool = False,
     ):
         task = "regression" if dataset == "diabetes" else "classification"
-        super().__init__("", "target", task, "refuse", "onehot", val_fraction, test_fraction, batch_size, seed,
-                         num_workers, pin_memory)  # fmt: skip
+        super().__init__("", "target", task, val_fraction=val_fraction, test_fraction=test_fraction,
+                         batch_size=batch_size, seed=seed, num_workers=num_workers, pin_memory=pin_memory)  # fmt: skip
         self.dataset, self.name = dataset, dataset
 
     def columns(self) -> tuple[dict[str, list[str]], list[str], str]:

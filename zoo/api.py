@@ -68,9 +68,19 @@ def _way_out():
         raise internal_error(err) from err
 
 
+def _override_strings(function: str, overrides: tuple, example: str) -> list[str]:
+    """The command line's overrides are strings; anything else is one sentence before anything is composed."""
+    wrong = next((o for o in overrides if not isinstance(o, str)), None)
+    if wrong is not None or any(not o.strip() for o in overrides):
+        shown = repr(wrong) if wrong is not None else "an empty string"
+        raise UserError(f"{function}() takes override strings, e.g. {function}({example}), got {shown}")
+    return list(overrides)
+
+
 def train(*overrides: str, output_dir: str | Path | None = None) -> Run:
     """`python train.py overrides...`; the run folder is outputs/train/<time>_<run_name> unless output_dir."""
     with _way_out():
+        overrides = _override_strings("train", overrides, "'model=mlp', 'trainer.max_epochs=5'")
         run = compose_run("train", overrides, output_dir)
         trained = runner.train_run(run)
         return Run(trained.metrics, run.folder.path, trained.model, trained.datamodule)
@@ -79,7 +89,10 @@ def train(*overrides: str, output_dir: str | Path | None = None) -> Run:
 def evaluate(ckpt_path: str | Path, *overrides: str, output_dir: str | Path | None = None) -> dict:
     """`python evaluate.py ckpt_path=... overrides...`; returns the metrics it prints."""
     with _way_out():
-        overrides = [f"ckpt_path={ckpt_path}", *data_overrides_apply_to_any_data(list(overrides))]
+        overrides = _override_strings("evaluate", overrides, "run.best_checkpoint, 'split=val'")
+        if not isinstance(ckpt_path, (str, Path)):
+            raise UserError(f"evaluate() takes a checkpoint's path first, got {ckpt_path!r}")
+        overrides = [f"ckpt_path={ckpt_path}", *data_overrides_apply_to_any_data(overrides)]
         return runner.evaluate(compose_run("evaluate", overrides, output_dir))
 
 

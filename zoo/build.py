@@ -107,7 +107,7 @@ def check_config(cfg: DictConfig, entry) -> dict:
     for group in GROUPS:
         node = values.get(group)
         if isinstance(node, dict):
-            check_tree(group, node)
+            check_tree(group, node, entries=group in ("callbacks", "logger"))
     if isinstance(values.get("model"), dict):
         check_model(values["model"])
     return others

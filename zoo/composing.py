@@ -73,6 +73,24 @@ def hydra_sentence(err: Exception, overrides: list[str], config_name: str = "tra
             f"{sweep.group(1)} gives several values: add -m to run one job for each, or write a list as "
             f"key=[a,b] or a string as key='a,b'"
         )
+    group_value = re.match(r"Config group override must be a string or a list\. Got (\w+)", first)
+    if group_value:
+        scalar = re.compile(r"[+-]?[\d.eE+-]+|true|false|null", re.I)  # what Hydra reads as no string
+        given = next((o for o in overrides if "=" in o and (CONFIG_DIR / o.split("=", 1)[0].lstrip("+~")).is_dir()
+                      and scalar.fullmatch(o.split("=", 1)[1])), None)  # fmt: skip
+        if given:
+            group = given.split("=", 1)[0].lstrip("+~")
+            return (
+                f"{given} gives the group {group} a {group_value.group(1)}; choose one of {', '.join(presets(group))}"
+            )
+    merge = re.search(
+        r"Error merging override ([\w./]+)=.*Cannot merge DictConfig with (\w+)", f"{text} {err.__cause__}", re.S
+    )
+    if merge:
+        key = merge.group(1)
+        group = key.replace(".", "/")
+        pick = f"; {group}=<name> picks one of {', '.join(presets(group))}" if presets(group) else ""
+        return f"{key} is a config entry (a mapping of its keys), so a {merge.group(2)} cannot replace it{pick}"
     if isinstance(err, hydra.errors.OverrideParseException):
         bad = next((o for o in overrides if not _parses(o)), " ".join(overrides))
         return (

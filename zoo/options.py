@@ -37,7 +37,10 @@ class Declared:
         """The rules that hold for this value: those of the option, and those of the member of a Union its type is."""
         base, own = _split(self.declared)
         if typing.get_origin(base) in (typing.Union, types.UnionType):
-            member = next((m for m in typing.get_args(base) if _accepts(_strip(m), value) is True), None)
+            members = typing.get_args(base)  # the member the value surely is, else one it may be
+            member = next((m for m in members if _accepts(_strip(m), value) is True), None) or next(
+                (m for m in members if _accepts(_strip(m), value) is None), None
+            )
             own += _split(member)[1] if member is not None else ()
         return own + self.rules
 
@@ -213,14 +216,19 @@ def check_node(prefix: str, values: dict, owners: list, skip: tuple = ()) -> Non
     check_rules_across(owners, values, prefix)
 
 
-def check_tree(prefix: str, node: dict) -> None:
-    """A config entry with a `_target_` (and any below it), or a group of such entries (callbacks, logger)."""
+def check_tree(prefix: str, node: dict, entries: bool = False) -> None:
+    """A config entry with a `_target_` (and any below it), or a group of such entries (callbacks, logger: with
+    `entries`, each of its values must be one, or null)."""
     if "_target_" in node:
         check_node(prefix, node, [target(prefix, node["_target_"])])
         return
     for name, value in node.items():
         if isinstance(value, dict):
             check_tree(f"{prefix}.{name}", value)
+        elif value is not None and entries:
+            raise UserError(
+                f"{prefix}.{name} must be a config entry with a _target_ (or null to leave it out), got {value!r}"
+            )
 
 
 # --- other libraries' constructors -----------------------------------------------------------------------

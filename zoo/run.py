@@ -10,6 +10,7 @@ and SIGTERM end every phase with a line that says what was kept (zoo.signals).
 from __future__ import annotations
 
 import contextlib
+import difflib
 import json
 import logging
 import subprocess
@@ -38,7 +39,7 @@ from zoo.build import (
 )
 from zoo.checkpoint import check_same_network, load_checkpoint
 from zoo.composing import preset, presets
-from zoo.config import plain
+from zoo.config import flat, plain
 from zoo.errors import UserError
 from zoo.files import write_whole
 from zoo.learners.base import Evaluation
@@ -139,21 +140,28 @@ def build_trainer(cfg, callbacks: list, loggers: list) -> L.Trainer:
 
 
 def provenance(seed: int) -> dict:
-    """Seed, library versions and git commit: what is needed to rerun this exactly."""
+    """Seed, library versions and the zoo's own version: its git commit when it runs from its own checkout (never
+    the commit of a repository it was installed inside), else the installed package's version."""
+    import importlib.metadata
+
     import hydra as hydra_pkg
 
     found = {"seed": seed, "torch": torch.__version__, "lightning": L.__version__, "hydra": hydra_pkg.__version__}
+    project = Path(__file__).resolve().parents[1]
     try:
-        found["git_commit"] = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            cwd=Path(__file__).resolve().parent,
+        top, commit = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel", "HEAD"], capture_output=True, text=True, timeout=5, cwd=project,
             check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
+        ).stdout.split()  # fmt: skip
+        if Path(top).resolve() == project and (project / "pyproject.toml").is_file():
+            found["git_commit"] = commit
+    except (OSError, subprocess.SubprocessError, ValueError):
         pass
+    if "git_commit" not in found:
+        try:
+            found["zoo_version"] = importlib.metadata.version("lecture-zoo")
+        except importlib.metadata.PackageNotFoundError:
+            pass
     return found
 
 
@@ -279,7 +287,18 @@ class Prepared:
 def prepare(run: Run) -> Prepared:
     """Options checked, then data, model, callbacks, loggers and trainer built: every refusal happens here."""
     cfg = run.cfg
-    check_config(cfg, TrainOptions)
+    unread = check_config(cfg, TrainOptions)
+    if unread:  # a key added at the top (+max_epoch=5) that nothing reads would change nothing, silently
+        key = sorted(unread)[0]
+        keys = [k for k in flat(run.task) if not k.startswith(("hydra", "paths")) and k.split(".")[0] not in unread]
+        close = difflib.get_close_matches(key, keys, n=1, cutoff=0.5) or difflib.get_close_matches(
+            key, [k.rsplit(".", 1)[-1] for k in keys], n=1, cutoff=0.5
+        )
+        near = next((k for k in keys if close and (k == close[0] or k.endswith(f".{close[0]}"))), None)
+        hint = f"did you mean {near}? " if near else ""
+        raise UserError(
+            f"{key} is read by nothing here, so it would change nothing; {hint}python train.py --help lists the keys"
+        )
     check_node("extras", plain(cfg.get("extras") or {}), [Extras])
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     with building("data"):

@@ -8,6 +8,7 @@ can swap in a DistributedSampler and each DDP rank gets its own shard of indices
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Literal
@@ -241,10 +242,38 @@ def check_fractions(val_fraction: float, test_fraction: float) -> None:
         )
 
 
-def stratified_split(y: torch.Tensor, val_fraction: float, test_fraction: float, seed: int):
-    """Indices of train/val/test, each class in the same proportion in every split (seeded)."""
+def split_sizes(n: int, val_fraction: float, test_fraction: float) -> tuple[int, int, int]:
+    """(train, val, test) counts of n examples split as stratified_split splits them (scikit-learn's rounding)."""
+    n_test = math.ceil(test_fraction * n)
+    rest = n - n_test
+    n_val = math.ceil(val_fraction / (1 - test_fraction) * rest)
+    return rest - n_val, n_val, n_test
+
+
+def check_split_sizes(y: torch.Tensor, val_fraction: float, test_fraction: float, what: str) -> None:
+    """Every split gets at least one example of each class (as scikit-learn needs to stratify); else one sentence
+    naming how many examples it takes, before the library is asked."""
+    classes = len(torch.unique(y))
+
+    def enough(n: int) -> bool:
+        return min(split_sizes(n, val_fraction, test_fraction)) >= classes
+
+    if enough(len(y)):
+        return
+    need = next(n for n in range(len(y) + 1, 100 * (len(y) + classes) + 1000) if enough(n))
+    stratified = f" with each of its {classes} classes in every split" if classes > 1 else ""
+    raise UserError(
+        f"{what} holds {len(y)} examples; a train, validation and test split{stratified} at data.val_fraction="
+        f"{val_fraction} and data.test_fraction={test_fraction} needs {need} or more (or larger fractions)"
+    )
+
+
+def stratified_split(y: torch.Tensor, val_fraction: float, test_fraction: float, seed: int, what: str = "the data"):
+    """Indices of train/val/test, each class in the same proportion in every split (seeded); `what` names the
+    data in the sentence when it is too small to split."""
     from sklearn.model_selection import train_test_split
 
+    check_split_sizes(y, val_fraction, test_fraction, what)
     index = torch.arange(len(y)).numpy()
     rest, test = train_test_split(index, test_size=test_fraction, stratify=y.numpy(), random_state=seed)
     train, val = train_test_split(

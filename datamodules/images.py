@@ -263,12 +263,10 @@ class ImageFolderDataModule(VisionDataModule):
         splits = self.decoded()["splits"]
         if "all" in splits:
             x, y = splits["all"]
-            if len(x) < 10:
-                raise UserError(
-                    f"{self.path} holds {len(x)} images; a train, validation and test split need 10 or more"
-                )
             labels = y if len(set(y.tolist())) > 1 and min(Counter(y.tolist()).values()) >= 3 else torch.zeros_like(y)
-            train, val, test = stratified_split(labels, self.val_fraction, self.test_fraction, self.seed)
+            train, val, test = stratified_split(
+                labels, self.val_fraction, self.test_fraction, self.seed, f"the image folder {self.path}"
+            )
             parts = {"train": (x[train], y[train]), "val": (x[val], y[val]), "test": (x[test], y[test])}
         else:
             x, y = splits["train"]

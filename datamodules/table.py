@@ -31,11 +31,12 @@ from zoo.ranges import NonNegativeCount, Seed
 # Spellings of a missing value (`inf` too: a number that was not measured is no category); data.missing decides.
 MISSING = {"", "na", "nan", "null", "none", "?", "n/a", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
 FEW_CLASSES = 20  # a whole-number target with at most this many values is a class label
-MOSTLY_NUMBERS = 0.8  # a column this share numbers, the rest not, is a column of numbers with broken cells
+MOSTLY_NUMBERS = 0.5  # a column more than half numbers, the rest not, is a column of numbers with broken cells
 MAX_CATEGORIES = 50  # more distinct values than this, and than half the rows, is an identifier, not a category
 Task = Literal["auto", "classification", "regression"]
 NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
-COMMA_NUMBER = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?|[+-]?\d+,\d+")  # 1,737 or 1,5: a separator not read
+# 1,737 or 1 737 or 1.737,5 or 1,5: a number written with a separator the table's settings do not read
+SEPARATED_NUMBER = re.compile(r"[+-]?\d{1,3}([ ,.'\u2019\u00a0]\d{3})+([.,]\d+)?|[+-]?\d+,\d+")
 
 
 def is_missing(cell: str) -> bool:
@@ -63,19 +64,21 @@ def numbers_of(name: str, cells: list[str], where: str, decimal: str, thousands:
     other = [i for i in present if numbers[i] is None]
     if not other:
         return numbers
+    separated = [i for i in other if SEPARATED_NUMBER.fullmatch(cells[i])]
+    numbers_in_spirit = len(present) - len(other) + len(separated)
+    if numbers_in_spirit <= len(present) * MOSTLY_NUMBERS:
+        return None  # a column of categories
+    if separated:
+        shown = ", ".join(f"line {i + 2}: {cells[i]!r}" for i in separated[:3])
+        raise UserError(
+            f"column {name!r} of {where} writes its numbers with separators ({shown}); data.decimal=, reads 1,5 as "
+            f"1.5 and data.thousands=<, or . or ' '> reads 1,737 as 1737: say which"
+        )
     shown = ", ".join(f"line {i + 2}: {cells[i]!r}" for i in other[:3])
-    comma = [i for i in other if COMMA_NUMBER.fullmatch(cells[i])]
-    if comma and len(comma) + (len(present) - len(other)) == len(present):
-        raise UserError(
-            f"column {name!r} of {where} writes its numbers with commas ({shown}); data.decimal=, reads 1,5 as 1.5 "
-            f"and data.thousands=, reads 1,737 as 1737: say which"
-        )
-    if len(other) < len(present) * (1 - MOSTLY_NUMBERS):
-        raise UserError(
-            f"column {name!r} of {where} holds numbers but {len(other)} of its {len(present)} cells are not "
-            f"({shown}); correct those cells or leave them empty (data.missing decides about empty cells)"
-        )
-    return None
+    raise UserError(
+        f"column {name!r} of {where} holds numbers but {len(other)} of its {len(present)} cells are not "
+        f"({shown}); correct those cells or leave them empty (data.missing decides about empty cells)"
+    )
 
 
 def read_csv(path: Path, sep: str | None = None) -> tuple[list[str], list[list[str]]]:
@@ -197,11 +200,14 @@ class TableDataModule(InMemoryDataModule):
             y = torch.tensor([as_number(v, self.decimal, self.thousands) for v in target], dtype=torch.float64).float()
         n = len(target)
         strata = y if task == "classification" and min(Counter(y.tolist()).values()) >= 3 else torch.zeros(n)
-        train, val, test = stratified_split(strata, self.val_fraction, self.test_fraction, self.seed)
+        train, val, test = stratified_split(
+            strata, self.val_fraction, self.test_fraction, self.seed, f"the table {where}"
+        )
         x, made = self.encode(features, train.tolist(), where)
         scale = None
         if task == "regression":
-            mean, std = self.trained_scale or (y[train].mean().item(), y[train].std().clamp_min(1e-12).item())
+            spread = y[train].std().item() if len(train) > 1 else 1.0  # one training row has no spread
+            mean, std = self.trained_scale or (y[train].mean().item(), max(spread, 1e-12))
             y, scale = (y - mean) / std, [mean, std]
         self._table = {"x": x, "y": y, "splits": (train, val, test), "task": task, "labels": labels,
                        "encoding": made, "scale": scale}  # fmt: skip
@@ -234,8 +240,12 @@ class TableDataModule(InMemoryDataModule):
                     _, mean, std = trained[(name,)]
                 else:
                     known = [numbers[i] for i in train if numbers[i] is not None]
-                    mean = float(np.mean(known)) if known else 0.0
-                    std = float(np.std(known)) or 1.0
+                    if not known:
+                        raise UserError(
+                            f"column {name!r} of {where} has no value in any of its {len(train)} training rows, so "
+                            f"nothing can be learned from it or filled into it; leave it out or add rows"
+                        )
+                    mean, std = float(np.mean(known)), float(np.std(known)) or 1.0
                 column = torch.tensor([mean if v is None else v for v in numbers], dtype=torch.float64)
                 out.append(((column - mean) / std).float())
                 made.append([name, mean, std])

@@ -37,7 +37,13 @@ def test_train_evaluate_and_load_give_what_the_command_line_gives(tmp_path):
 
 
 def test_the_api_refuses_with_the_command_lines_sentences(tmp_path):
-    from zoo import train
+    from zoo import evaluate, train
+
+    for wrong in (5, ["model=mlp"], {"model": "mlp"}, ""):  # before anything is composed
+        with pytest.raises(UserError, match=r"train\(\) takes override strings, e.g. train\('model=mlp'"):
+            train(wrong)
+    with pytest.raises(UserError, match=r"evaluate\(\) takes a checkpoint's path first, got 3"):
+        evaluate(3)
 
     with pytest.raises(UserError, match="model.optimizer.lr must be a positive number"):
         train(*OVERRIDES, "model.optimizer.lr=-1", output_dir=tmp_path / "bad")

@@ -402,3 +402,12 @@ def test_no_module_asks_hydra_after_the_entry_point():
     readers = {str(p.relative_to(ROOT)) for d in ("zoo", "sections", "datamodules") for p in (ROOT / d).rglob("*.py")
                if "configs" not in p.parts and re.search(r"\b(HydraConfig|GlobalHydra)\b", p.read_text())}  # fmt: skip
     assert readers <= allowed, sorted(readers - allowed)
+
+
+@pytest.mark.slow  # a process importing the trainer
+def test_the_records_command_leaves_by_the_one_way_out():
+    result = subprocess.run([sys.executable, "benchmarks/results.py", "no_such_record"], cwd=ROOT, capture_output=True,
+                            text=True)  # fmt: skip
+    assert result.returncode == 2 and result.stderr.strip().splitlines() == [
+        "error: no record named no_such_record; `python benchmarks/results.py --list` names them"
+    ]

@@ -236,6 +236,28 @@ BAD_INPUT = {  # id -> (arguments, exit status, the sentence)
     "negative-epochs": (["trainer.max_epochs=-5"], 2, "trainer.max_epochs must be an integer >= 1, or -1 for no"),
     "no-gpu": (["trainer=gpu"], 2, "the trainer settings cannot be met on this machine"),
     "unwritable-output": (["hydra.run.dir=/proc/zoo-run"], 2, "cannot write the run folder /proc/zoo-run"),
+    "unread-key": (
+        ["+max_epoch=5"],
+        2,
+        "max_epoch is read by nothing here, so it would change nothing; did you mean trainer.max_epochs?",
+    ),
+    "number-for-an-entry": (
+        ["model.scheduler=1000000000000"],
+        2,
+        "model.scheduler must be a config entry with a _target_",
+    ),
+    "number-for-a-group": (["trainer=5"], 2, "trainer=5 gives the group trainer a int; choose one of cpu, ddp"),
+    "list-for-an-entry": (
+        ["model.optimizer=[1,2]"],
+        2,
+        "model.optimizer is a config entry (a mapping of its keys), "
+        "so a ListConfig cannot replace it; model/optimizer=<name> picks one of adam",
+    ),
+    "number-for-a-callback": (
+        ["callbacks.model_checkpoint=7"],
+        2,
+        "callbacks.model_checkpoint must be a config entry with a _target_ (or null to leave it out), got 7",
+    ),
     "missing-text": (
         ["model=lstm_lm", "data=text", "data.path=/nonexistent/corpus.txt"],
         2,

@@ -119,6 +119,14 @@ class DescribedDataModule(L.LightningDataModule):
     def adopt(self, trained_on: DataDescription) -> None:
         """Serve the data as the model being evaluated saw it (called before loading; text adopts the vocabulary)."""
 
+    def fingerprint(self, split: str) -> str:
+        """A short hash of one split's examples as served (before augmentation): what a figure was measured on."""
+        raise NotImplementedError
+
+    def examples(self, split: str) -> int:
+        """How many examples (or tokens) a split holds."""
+        raise NotImplementedError
+
     def current_epoch(self) -> int:
         """The trainer's epoch (what orders a ResumableLoader's batches); 0 outside a fit."""
         return self.trainer.current_epoch if self.trainer is not None else 0
@@ -154,6 +162,12 @@ class InMemoryDataModule(DescribedDataModule):
         if self._splits is None:
             self._splits = self.load()
         return self._splits
+
+    def fingerprint(self, split: str) -> str:
+        return tensors_hash(self.splits[split].x, self.splits[split].y)
+
+    def examples(self, split: str) -> int:
+        return len(self.splits[split])
 
     def transform(self, x: torch.Tensor, train: bool) -> torch.Tensor:
         """Per-batch preparation on the device (scaling, augmentation); identity by default."""
@@ -240,6 +254,32 @@ def check_fractions(val_fraction: float, test_fraction: float) -> None:
             f"data.val_fraction + data.test_fraction = {val_fraction + test_fraction:g} leaves too little to train "
             f"on; keep their sum below 0.9"
         )
+
+
+def tensors_hash(*values) -> str:
+    """A short hash of tensors (or mappings and lists of them: a scene's masks, boxes and captions)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+
+    def add(value) -> None:
+        if isinstance(value, torch.Tensor):
+            digest.update(str((tuple(value.shape), value.dtype)).encode())
+            digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+        elif isinstance(value, dict):
+            for key in sorted(value, key=str):
+                digest.update(str(key).encode())
+                add(value[key])
+        elif isinstance(value, (list, tuple)):
+            digest.update(f"[{len(value)}]".encode())
+            for item in value:
+                add(item)
+        else:
+            digest.update(repr(value).encode())
+
+    for value in values:
+        add(value)
+    return digest.hexdigest()[:16]
 
 
 def split_sizes(n: int, val_fraction: float, test_fraction: float) -> tuple[int, int, int]:

@@ -18,10 +18,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, IterableDataset
 
-from datamodules.base import (
-    DescribedDataModule,
-    ResumableLoader,
-)
+from datamodules.base import DescribedDataModule, ResumableLoader, tensors_hash
 from datamodules.description import DataDescription
 from zoo.errors import UserError
 from zoo.ranges import Count, Seed
@@ -196,6 +193,14 @@ class StreamDataModule(DescribedDataModule):
                     f"the {split} split has {len(stream)} tokens, too few for data.batch_size={self.batch_size} rows "
                     f"of at least two; use a smaller data.batch_size{fraction} or a longer text"
                 )
+
+    def fingerprint(self, split: str) -> str:
+        self._ensure()
+        return tensors_hash(self.streams[split])
+
+    def examples(self, split: str) -> int:
+        self._ensure()
+        return len(self.streams[split])
 
     @property
     def description(self) -> DataDescription:

@@ -13,7 +13,7 @@ from datamodules.description import DataDescription
 from datamodules.longrange import LongRangeDataModule
 from datamodules.text import EOS, UNK
 from datamodules.text_files import TextFileDataModule
-from tests.conftest import run_cli
+from tests.conftest import FAST, run_cli
 from tests.test_train import epoch_losses
 from zoo.build import check_model
 from zoo.errors import UserError
@@ -302,3 +302,24 @@ def test_a_character_corpus_costs_under_10_bytes_per_character(tmp_path):
     tracemalloc.stop()
     assert peak / corpus.stat().st_size <= 10, peak / corpus.stat().st_size
     assert data.streams["train"].dtype == torch.int16
+
+
+def test_an_evaluation_knows_the_data_its_checkpoint_was_measured_on(tmp_path, monkeypatch):
+    """A relative data.path is stored absolute; data that changed since is refused unless asked for."""
+    first, second = tmp_path / "a", tmp_path / "b"
+    for folder, text in ((first, "the cat sat on the mat. " * 300), (second, "a dog ran in the fog. " * 300)):
+        folder.mkdir()
+        (folder / "words.txt").write_text(text)
+    monkeypatch.chdir(first)
+    trained = train(compose_run("train", [*FAST, "model=gru_lm", "data=text", "data.path=words.txt",
+                                          "data.batch_size=8", "trainer.max_epochs=1"], tmp_path / "run"))  # fmt: skip
+    ckpt = f"ckpt_path={tmp_path}/run/checkpoints/best.ckpt"
+    assert trained["data"]["test"]["examples"] > 0 and len(trained["data"]["test"]["fingerprint"]) == 16
+    monkeypatch.chdir(second)  # another words.txt here: the checkpoint still names the first
+    again = evaluate(compose_run("evaluate", [ckpt], tmp_path / "e1"))
+    assert again["same_data_as_training"] and again["test/loss"] == pytest.approx(trained["test/loss"], rel=1e-6)
+    (first / "words.txt").write_text("the mat sat on the cat. " * 300)  # the data changed since
+    with pytest.raises(UserError, match="was measured on another test split than its data config reads now"):
+        evaluate(compose_run("evaluate", [ckpt], tmp_path / "e2"))
+    other = evaluate(compose_run("evaluate", [ckpt, "++data.path=words.txt"], tmp_path / "e3"))  # asked for
+    assert other["same_data_as_training"] is False

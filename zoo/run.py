@@ -178,12 +178,22 @@ def write_metrics(metrics: dict, folder: RunFolder, title: str) -> None:
     table = Table(title=title, show_header=False)
     for key in sorted(metrics):
         value = metrics[key]
-        if isinstance(value, str) and len(value) > 40:
-            continue  # paths, hashes and generated text stay in metrics.json
+        if isinstance(value, dict) or isinstance(value, str) and len(value) > 40:
+            continue  # paths, hashes, the data's fingerprints and generated text stay in metrics.json
         table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
     console = Console()
     console.print(table)
     console.print(f"run folder: {folder}", soft_wrap=True)
+
+
+SPLITS = ("train", "val", "test")
+
+
+def measured_on(datamodule, splits) -> dict:
+    """Each split's size and fingerprint (datamodules.base.DescribedDataModule.fingerprint)."""
+    with building("data"):
+        return {split: {"examples": datamodule.examples(split), "fingerprint": datamodule.fingerprint(split)}
+                for split in splits}  # fmt: skip
 
 
 def check_batch_limits(trainer_cfg, datamodule, splits: tuple[str, ...]) -> None:
@@ -315,6 +325,7 @@ def prepare(run: Run) -> Prepared:
         "data": plain(cfg.data),
         "description": description.as_dict(),
         "seed": cfg.seed,
+        "splits": measured_on(datamodule, SPLITS),  # what every figure of this run was measured on
     }
 
     if cfg.get("channels_last"):  # NHWC layout: faster convolutions on recent GPUs
@@ -416,6 +427,7 @@ def _train_run(run: Run) -> Trained:
         # which configs/recipe/ files shaped this run (the pair's tuned settings, if there is one)
         "recipe": " + ".join(r.split("/")[-1] for r in run.composition.recipes) or "none",
         "tags": list(cfg.get("tags") or []),
+        "data": model.spec["splits"],
     } | provenance(cfg.seed)
     if trainer.is_global_zero:
         figures = [plots.learning_curves(model.history, model.main_metric, folder.learning_curves)]
@@ -461,6 +473,25 @@ def evaluation_datamodule(model, spec: dict, cfg: DictConfig, overrides: tuple[s
     return datamodule
 
 
+def same_data(spec: dict, measured: dict, cfg: DictConfig, overrides: tuple[str, ...]) -> bool:
+    """Whether the split evaluated is the one the checkpoint's run measured; other data the user did not ask for
+    (a changed file, a moved folder) is refused."""
+    split = cfg.split
+    before = (spec.get("splits") or {}).get(split)
+    if not isinstance(before, dict) or "fingerprint" not in before:  # a checkpoint from before fingerprints
+        return True
+    if before["fingerprint"] == measured[split]["fingerprint"]:
+        return True
+    asked = any(o.lstrip("+~").split("=", 1)[0].split(".")[0] == "data" for o in overrides)
+    if not asked:
+        raise UserError(
+            f"checkpoint {cfg.ckpt_path} was measured on another {split} split than its data config reads now "
+            f"({before['examples']} examples then, {measured[split]['examples']} now, and not the same ones): the "
+            f"data changed since; pass data.path=... (or data=...) to evaluate on other data on purpose"
+        )
+    return False
+
+
 def handed(run: Run) -> Evaluation:
     """What the learner's evaluate options may use: other checkpoints' models and other data presets."""
     cfg = run.cfg
@@ -503,6 +534,13 @@ def _evaluate(run: Run) -> dict:
         trainer = None
     else:
         datamodule = evaluation_datamodule(model, spec, cfg, overrides)
+        measured = measured_on(datamodule, (cfg.split,))
+        same = same_data(spec, measured, cfg, overrides)
+        print(
+            f"evaluating on the {cfg.split} split: {measured[cfg.split]['examples']} examples, "
+            f"{'the ones' if same else 'not the ones'} the checkpoint's run measured",
+            flush=True,
+        )
         check_batch_limits(cfg.trainer, datamodule, (cfg.split,))
         with building("logger"):
             loggers = instantiate_group(cfg.get("logger"))
@@ -514,6 +552,7 @@ def _evaluate(run: Run) -> dict:
             measure(model, datamodule=datamodule, verbose=False)
         metrics |= _scalars(trainer.callback_metrics, f"{cfg.split}/")
         metrics |= model.evaluate_options(datamodule, folder.path, evaluation, **options)
+        metrics |= {"data": measured, "same_data_as_training": same}
     metrics |= {"n_params": sum(p.numel() for p in model.parameters()), "checkpoint": str(cfg.ckpt_path)}
     metrics |= {"tags": list(cfg.get("tags") or [])} | provenance(cfg.seed)
     if trainer is None or trainer.is_global_zero:

@@ -19,6 +19,10 @@ from zoo.config import task_config
 from zoo.errors import UserError
 from zoo.run_folder import RunFolder, is_launched_rank
 
+# Data keys that name a file or folder: stored absolute, so that a run's record (and its checkpoint) names the data
+# it read wherever it is evaluated from.
+DATA_PATHS = ("path", "root", "cache")
+
 
 @dataclass(frozen=True)
 class Run:
@@ -56,6 +60,11 @@ def start(cfg: DictConfig, hydra_node=None) -> Run:
         cfg.paths.output_dir = output_dir
         if run_name is not None:
             cfg.run_name = run_name
+        data = cfg.get("data")
+        for key in DATA_PATHS if isinstance(data, DictConfig) else ():
+            value = data.get(key)
+            if isinstance(value, str) and value and not Path(value).is_absolute():
+                data[key] = str(Path(value).resolve())
     folder, saved = RunFolder(output_dir), task_config(cfg, resolve=False)
     if not is_launched_rank():
         folder.claim(saved)

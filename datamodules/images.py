@@ -1,12 +1,14 @@
 """A folder of your own images: data=images data.path=DIR.
 
-The layout every PyTorch user knows from torchvision's ImageFolder: DIR/<class>/<image>, the class names
-from the folder names (sorted); or DIR/train/<class>/... and DIR/test/<class>/... for fixed splits (the
-validation split then comes out of train); or images directly in DIR (one class, for the generative
-models). PNG, JPEG and BMP, grey or colour (`channels`), resized to `size` (by default the size they all
-share). They are decoded once, with a progress bar, into uint8 tensors in memory like the other image
-sets, and kept in a cache keyed by the folder's content (names, sizes, times), so the next run starts at
-once. Mean and standard deviation come from the training split.
+The layout every PyTorch user knows from torchvision's ImageFolder: DIR/<class>/<image> (sub-folders of a
+class folder read too), the class names from the folder names (sorted); or DIR/train/<class>/... and
+DIR/test/<class>/... for fixed splits (DIR/val/<class>/... too, or the validation split comes out of train);
+or images directly in DIR (one class, for the generative models). PNG, JPEG, BMP, GIF, WebP and TIFF of any
+mode (brought to 8 bits by `eight_bits`), grey or colour (`channels`), resized to `size` (by default the
+size they all share); one line says what was read and which files were skipped. They are decoded once, with
+a progress bar, into uint8 tensors in memory like the other image sets, and kept in a cache keyed by the
+folder's content (names, sizes, times), so the next run starts at once. Mean and standard deviation come from
+the training split.
 """
 
 from __future__ import annotations
@@ -27,32 +29,43 @@ from zoo.errors import UserError
 from zoo.files import whole
 from zoo.ranges import NON_EMPTY, Count, NonNegativeCount, Range, Seed
 
-SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 Size = Annotated[int, Range(4, 4096)] | Annotated[list[int], Range(4, 4096), NON_EMPTY]
+SPLITS = ("train", "val", "test")  # DIR/train, DIR/test (and DIR/val): fixed splits, as ImageFolder users keep them
 
 
-def image_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES)
+def image_files(folder: Path, skipped: Counter, recursive: bool) -> list[Path]:
+    """The images in a folder (in its sub-folders too, as torchvision's ImageFolder reads a class folder); what is
+    not an image is counted in `skipped` by its suffix."""
+    found = []
+    for path in sorted(folder.rglob("*") if recursive else folder.iterdir()):
+        if not path.is_file() or any(part.startswith(".") for part in path.relative_to(folder).parts):
+            continue
+        if path.suffix.lower() in SUFFIXES:
+            found.append(path)
+        else:
+            skipped[path.suffix.lower() or path.name] += 1
+    return found
 
 
-def class_folders(root: Path) -> dict[str, list[Path]]:
+def class_folders(root: Path, skipped: Counter) -> dict[str, list[Path]]:
     """class name -> its image files; images directly in `root` are one class named after it."""
     if not root.is_dir():
         raise UserError(f"data.path={root} is not a folder; give a folder of images (DIR/<class>/<image>)")
     folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    loose = image_files(root)
+    loose = image_files(root, Counter(), recursive=False)
     if folders and loose:
         raise UserError(
             f"{root} holds both images ({loose[0].name}, ...) and class folders ({folders[0].name}, ...); put every "
             f"image in the folder of its class"
         )
     if loose:
-        return {root.name: loose}
+        return {root.name: image_files(root, skipped, recursive=False)}
     if not folders:
         raise UserError(f"{root} holds no images and no class folders; the layout is DIR/<class>/<image>.png|jpg|bmp")
     classes = {}
     for folder in folders:
-        files = image_files(folder)
+        files = image_files(folder, skipped, recursive=True)
         if not files:
             raise UserError(
                 f"the class folder {folder} holds no images ({', '.join(SUFFIXES)}); add some or remove the folder"
@@ -157,18 +170,38 @@ class ImageFolderDataModule(VisionDataModule):
         self.size = None if size is None else (size, size) if isinstance(size, int) else (size[0], size[-1])
         self.cache = None if cache is None else Path(cache)
         self._decoded: dict | None = None
+        self._said: str | None = None  # the line that says what was read, printed once
 
     # --- reading the folder ---------------------------------------------------------------------------------
     def layout(self) -> dict[str, dict[str, list[Path]]]:
-        """split -> class -> files: {"all": ...} for one folder, {"train": ..., "test": ...} for fixed splits."""
-        fixed = {split: self.path / split for split in ("train", "test")}
-        if all(folder.is_dir() for folder in fixed.values()):
-            found = {split: class_folders(folder) for split, folder in fixed.items()}
-            unknown = sorted(set(found["test"]) - set(found["train"]))
-            if unknown:
-                raise UserError(f"{fixed['test']} has classes the training folder lacks: {', '.join(unknown)}")
-            return found
-        return {"all": class_folders(self.path)}
+        """split -> class -> files: {"all": ...} for one folder, {"train": ..., "test": ...} (and "val") for fixed
+        splits. Says once what it read and what it skipped."""
+        skipped: Counter = Counter()
+        present = [split for split in SPLITS if (self.path / split).is_dir()]
+        if "train" in present and "test" not in present:
+            raise UserError(
+                f"{self.path} holds {' and '.join(f'{p}/' for p in present)} but no test/: fixed splits are train/ and "
+                f"test/ (val/ too, or the validation images come out of train/); add test/, or rename the folders if "
+                f"they are classes"
+            )
+        if "train" in present:
+            found = {split: class_folders(self.path / split, skipped) for split in present}
+            for split in present[1:]:
+                unknown = sorted(set(found[split]) - set(found["train"]))
+                if unknown:
+                    raise UserError(f"{self.path / split} has classes the training folder lacks: {', '.join(unknown)}")
+        else:
+            found = {"all": class_folders(self.path, skipped)}
+        if self._said is None:
+            images = sum(len(files) for classes in found.values() for files in classes.values())
+            classes = len(set().union(*(set(c) for c in found.values())))
+            others = ", ".join(f"{n} {kind}" for kind, n in skipped.most_common())
+            splits = f" ({', '.join(f'{split}/' for split in found)})" if "all" not in found else ""
+            self._said = f"read {images} images in {classes} classes from {self.path}{splits}" + (
+                f"; skipped {sum(skipped.values())} files that are no images: {others}" if skipped else ""
+            )
+            print(self._said, flush=True)
+        return found
 
     def plan(self, layout: dict) -> tuple[list[str], tuple[int, int], str]:
         """The class names, the size every image is served at and the colour mode, before decoding anything."""
@@ -268,6 +301,8 @@ class ImageFolderDataModule(VisionDataModule):
                 labels, self.val_fraction, self.test_fraction, self.seed, f"the image folder {self.path}"
             )
             parts = {"train": (x[train], y[train]), "val": (x[val], y[val]), "test": (x[test], y[test])}
+        elif "val" in splits:  # DIR/val/: the user's own validation images
+            parts = {split: splits[split] for split in SPLITS}
         else:
             x, y = splits["train"]
             n_val = self.val_size or validation_size(len(x))

@@ -99,6 +99,26 @@ def test_fixed_train_and_test_folders_keep_their_test_images(tmp_path):
     assert sizes == {"train": 36, "val": 4, "test": 12}
 
 
+def test_a_val_folder_is_the_validation_split_and_what_is_not_read_is_said(tmp_path, capsys):
+    image_folder(tmp_path / "split" / "train", n=20, suffixes=(".png", ".gif", ".webp", ".tiff"))
+    image_folder(tmp_path / "split" / "val", n=3, seed=2)
+    image_folder(tmp_path / "split" / "test", n=6, seed=1)
+    nested = tmp_path / "split" / "train" / "disk" / "more"
+    draw(nested / "deep.png", "disk", 16, False, random.Random(3))  # a sub-folder of a class: read, as ImageFolder
+    (tmp_path / "split" / "train" / "disk" / "notes.txt").write_text("not an image")
+    run = prepare(compose_run("train", [*FAST, *IMAGES, "model=cnn", f"data.path={tmp_path}/split"], tmp_path / "r"))
+    sizes = {name: len(split) for name, split in run.datamodule.splits.items()}
+    assert sizes == {"train": 41, "val": 6, "test": 12}
+    said = capsys.readouterr().out
+    assert (
+        f"read 59 images in 2 classes from {tmp_path}/split (train/, val/, test/); skipped 1 files that are no "
+        "images: 1 .txt" in said
+    ), said
+    (tmp_path / "split" / "test").rename(tmp_path / "split" / "held_out")
+    with pytest.raises(UserError, match="holds train/ and val/ but no test/"):
+        prepare(compose_run("train", [*FAST, *IMAGES, "model=cnn", f"data.path={tmp_path}/split"], tmp_path / "s"))
+
+
 def bad_folders(root: Path) -> dict[str, tuple[Path, str]]:
     """Folders that cannot work, each with the sentence it gets."""
     cases = {}

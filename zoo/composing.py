@@ -80,9 +80,7 @@ def hydra_sentence(err: Exception, overrides: list[str], config_name: str = "tra
                       and scalar.fullmatch(o.split("=", 1)[1])), None)  # fmt: skip
         if given:
             group = given.split("=", 1)[0].lstrip("+~")
-            return (
-                f"{given} gives the group {group} a {group_value.group(1)}; choose one of {', '.join(presets(group))}"
-            )
+            return f"{given} gives the group {group} no preset's name; choose one of {', '.join(presets(group))}"
     merge = re.search(
         r"Error merging override ([\w./]+)=.*Cannot merge DictConfig with (\w+)", f"{text} {err.__cause__}", re.S
     )

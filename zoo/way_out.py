@@ -34,6 +34,19 @@ def tracebacks() -> bool:
     return os.environ.get(TRACEBACKS) == "1"
 
 
+def raised_by_hydra(err: BaseException) -> bool:
+    """Hydra refused the command line with a plain exception (a ValueError while composing, say): the innermost
+    frame is Hydra's own."""
+    frame = err.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    return (
+        frame is not None
+        and f"{os.sep}hydra{os.sep}" in frame.tb_frame.f_code.co_filename
+        and not isinstance(err, (UserError, Interrupted, KeyboardInterrupt))
+    )
+
+
 def say(err: BaseException, prefix: str = "") -> int:
     """Print what ended the command (one line) and return its exit status."""
     if isinstance(err, Refusal):
@@ -66,6 +79,10 @@ def way_out(hint: str = "nothing was written; run the command again", overrides=
         if tracebacks():
             raise
         err = interruption(err) or err
-        if isinstance(err, hydra.errors.HydraException) or type(err).__module__.startswith("omegaconf"):
+        if (
+            isinstance(err, hydra.errors.HydraException)
+            or type(err).__module__.startswith("omegaconf")
+            or (raised_by_hydra(err))
+        ):
             err = UserError(hydra_sentence(err, list(overrides), config_name))
         sys.exit(say(err))

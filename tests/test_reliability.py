@@ -246,7 +246,11 @@ BAD_INPUT = {  # id -> (arguments, exit status, the sentence)
         2,
         "model.scheduler must be a config entry with a _target_",
     ),
-    "number-for-a-group": (["trainer=5"], 2, "trainer=5 gives the group trainer no preset's name; choose one of cpu, ddp"),
+    "number-for-a-group": (
+        ["trainer=5"],
+        2,
+        "trainer=5 gives the group trainer no preset's name; choose one of cpu, ddp",
+    ),
     "list-for-an-entry": (
         ["model.optimizer=[1,2]"],
         2,

@@ -246,8 +246,8 @@ class TableDataModule(InMemoryDataModule):
                             f"nothing can be learned from it or filled into it; leave it out or add rows"
                         )
                     mean, std = float(np.mean(known)), float(np.std(known)) or 1.0
-                column = torch.tensor([mean if v is None else v for v in numbers], dtype=torch.float64)
-                out.append(((column - mean) / std).float())
+                column = torch.tensor([mean if v is None else v for v in numbers], dtype=torch.float32)
+                out.append((column - mean) / std)
                 made.append([name, mean, std])
                 continue
             if self.categorical == "refuse":

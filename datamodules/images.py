@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections import Counter
 from pathlib import Path
 from typing import Annotated, Literal
@@ -224,6 +225,18 @@ class ImageFolderDataModule(VisionDataModule):
                 f"[height, width]) to serve them all at one size"
             )
         size = self.size or next(iter(shapes))
+        if self.size is None and not all(4 <= side <= 4096 for side in size):  # data.size's own range
+            raise UserError(
+                f"the images of {self.path} are {size[0]}x{size[1]} pixels, outside the 4 to 4096 a model is served "
+                f"at; set data.size=<side> (e.g. data.size=64) to resize them"
+            )
+        decoded = len(files) * 3 * size[0] * size[1]  # bytes of uint8 pixels, colour at most
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        if decoded > memory // 2:
+            raise UserError(
+                f"the {len(files)} images of {self.path} at {size[0]}x{size[1]} take {decoded / 2**30:.1f} GiB "
+                f"decoded, more than half of this machine's {memory / 2**30:.0f} GiB; set a smaller data.size"
+            )
         grey = all(m in ("1", "L", "LA", "F") or m.startswith("I") for m in modes)
         channels = self.channels or (1 if grey else 3)
         return classes, size, "L" if channels == 1 else "RGB"

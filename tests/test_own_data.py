@@ -139,6 +139,8 @@ def bad_folders(root: Path) -> dict[str, tuple[Path, str]]:
     for i in range(12):
         draw(one / "disk" / f"{i}.png", "disk", 16, False, random.Random(i))
     cases["one class only"] = (one, "model cnn tells classes apart, but data=images holds one class only (['disk'])")
+    dots = image_folder(root / "dots", n=6, sizes=(1,))
+    cases["images of one pixel"] = (dots, f"the images of {dots} are 1x1 pixels, outside the 4 to 4096")
     return cases
 
 

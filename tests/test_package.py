@@ -74,6 +74,10 @@ def installed(tmp_path_factory) -> dict:
     assert install.returncode == 0, install.stderr[-3000:]
     work = root / "work"  # another folder: outputs and reports go here, never into the package
     work.mkdir()
+    # a student's own repository around it all: its commit is not the zoo's
+    git = ["git", "-c", "user.name=student", "-c", "user.email=s@example.org"]
+    subprocess.run([*git, "init", "-q", str(root)], check=True)
+    subprocess.run([*git, "-C", str(root), "commit", "-q", "--allow-empty", "-m", "mine"], check=True)
     return {"venv": venv, "site": site, "work": work, "wheel": wheel}
 
 
@@ -99,6 +103,7 @@ def test_the_installed_zoo_works_from_any_folder_and_writes_nothing_into_site_pa
     assert trained.returncode == 0 and trained.stderr.strip() == "", trained.stderr[-3000:]
     [folder] = (installed["work"] / "outputs" / "train").iterdir()
     metrics = json.loads((folder / "metrics.json").read_text())
+    assert "git_commit" not in metrics and metrics["zoo_version"]  # the installed zoo's version, not the repository's
     evaluated = run(installed, "zoo-evaluate", f"ckpt_path={folder}/checkpoints/best.ckpt", "trainer=cpu",
                     "hydra.run.dir=outputs/eval")  # fmt: skip
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]

@@ -26,6 +26,11 @@ from zoo.errors import UserError, interruption
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
 
+def override_key(override: str) -> str:
+    """The key a command-line override sets: `+model.x=1` -> `model.x`, `~callbacks.x` -> `callbacks.x`."""
+    return override.split("=", 1)[0].lstrip("+~")
+
+
 def home() -> Path:
     """Where outputs, data and reports go by default: $ZOO_HOME, or the folder the command runs in."""
     return Path(os.environ.get("ZOO_HOME") or os.getcwd()).resolve()
@@ -76,10 +81,10 @@ def hydra_sentence(err: Exception, overrides: list[str], config_name: str = "tra
     group_value = re.match(r"Config group override must be a string or a list\. Got (\w+)", first)
     if group_value:
         scalar = re.compile(r"[+-]?[\d.eE+-]+|true|false|null", re.I)  # what Hydra reads as no string
-        given = next((o for o in overrides if "=" in o and (CONFIG_DIR / o.split("=", 1)[0].lstrip("+~")).is_dir()
+        given = next((o for o in overrides if "=" in o and (CONFIG_DIR / override_key(o)).is_dir()
                       and scalar.fullmatch(o.split("=", 1)[1])), None)  # fmt: skip
         if given:
-            group = given.split("=", 1)[0].lstrip("+~")
+            group = override_key(given)
             return f"{given} gives the group {group} no preset's name; choose one of {', '.join(presets(group))}"
     merge = re.search(
         r"Error merging override ([\w./]+)=.*Cannot merge DictConfig with (\w+)", f"{text} {err.__cause__}", re.S
@@ -112,7 +117,7 @@ def _parses(override: str) -> bool:
 def unknown_key_sentence(key: str, overrides: list[str], config_name: str) -> str:
     """`<key> is not a key ...; did you mean ...` with the keys that exist where it was asked for."""
     parent, _, name = key.rpartition(".")
-    others = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") != key]
+    others = [o for o in overrides if override_key(o) != key]
     try:
         cfg = compose(config_name, others)
         node = OmegaConf.select(cfg, parent) if parent else cfg
@@ -192,7 +197,7 @@ class Composition:
         logger."""
         keys = set()
         for override in self.overrides:
-            key = override.split("=", 1)[0].lstrip("+~")
+            key = override_key(override)
             if "=" in override and not key.startswith(("hydra", "paths")):
                 keys.add(key)
         for recipe in self.recipes:

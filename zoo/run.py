@@ -38,7 +38,7 @@ from zoo.build import (
     model_from_checkpoint,
 )
 from zoo.checkpoint import check_same_network, load_checkpoint
-from zoo.composing import preset, presets
+from zoo.composing import override_key, preset, presets
 from zoo.config import flat, plain
 from zoo.errors import UserError
 from zoo.files import write_whole
@@ -446,7 +446,7 @@ def evaluation_data_config(spec_data: dict, cfg: DictConfig, overrides: tuple[st
     The stored config never downloads (its paths are another machine's): `data.download=true` given
     here does.
     """
-    keys = [o.split("=", 1)[0].lstrip("+~") for o in overrides]
+    keys = [override_key(o) for o in overrides]
     if "data" in keys and cfg.get("data") is not None:  # another preset, at the pixel scale the model was trained on
         scaling = spec_data.get("scaling")
         return OmegaConf.merge(cfg.data, {"scaling": scaling}) if scaling and "scaling" in cfg.data else cfg.data
@@ -482,7 +482,7 @@ def same_data(spec: dict, measured: dict, cfg: DictConfig, overrides: tuple[str,
         return True
     if before["fingerprint"] == measured[split]["fingerprint"]:
         return True
-    asked = any(o.lstrip("+~").split("=", 1)[0].split(".")[0] == "data" for o in overrides)
+    asked = any(override_key(o).split(".")[0] == "data" for o in overrides)
     if not asked:
         raise UserError(
             f"checkpoint {cfg.ckpt_path} was measured on another {split} split than its data config reads now "

@@ -137,7 +137,7 @@ def suite_time() -> str:
 def all_records() -> str:
     lines = []
     for name in records.names():
-        if name == "smoke" or name.startswith(("default_", "section_")):
+        if name in ("smoke", "predict") or name.startswith(("default_", "section_")):
             continue
         lines += [f"### `{name}`", "", *record_block(name).splitlines(), ""]
     lines += [
@@ -146,6 +146,21 @@ def all_records() -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def latency_table() -> str:
+    """The record `predict`: each default model's prediction latency, PyTorch eager against onnxruntime."""
+    record = records.measured("predict")
+    if record is None:
+        return "Not measured yet: `make results ONLY=predict`.\n"
+    keys = ("eager_ms_batch1", "onnx_ms_batch1", "eager_ms_batch64", "onnx_ms_batch64", "max_abs_difference")
+    rows = [[f"`{run['label']}`", f"{int(run['metrics']['n_params']):,}",
+             *(figure(run["metrics"][key]) if key in run["metrics"] else "not exported" for key in keys)]
+            for run in record["runs"]]  # fmt: skip
+    header = ["model", "parameters", "eager, 1 input (ms)", "onnxruntime, 1 input (ms)", "eager, 64 inputs (ms)",
+              "onnxruntime, 64 inputs (ms)", "ONNX vs PyTorch, max abs difference"]  # fmt: skip
+    return "\n".join([f"{record['what']}, median of {record['repeats']} calls; {provenance(record)}.", "",
+                      markdown(header, rows)])  # fmt: skip
 
 
 def run_folder_layout() -> str:
@@ -168,6 +183,7 @@ BLOCKS = {
     "section_verdicts": section_verdicts,
     "claims": claims_ledger,
     "run_folder": run_folder_layout,
+    "latency": latency_table,
 }
 
 

@@ -12,6 +12,8 @@ quality_word, quality_resnet   benchmarks/quality.py against the plain reference
 section_<name>   a lecture section at the default scale: its verdicts and time.
 bench            make bench: the shared trainer against hand-written loops (records bench_*).
 suite            `make test` in a fresh clone of this commit, timed (README's suite time).
+predict          benchmarks/latency.py: each predicting default's latency, PyTorch eager and onnxruntime.
+demo_page        benchmarks/demo_page.py: README's picture of the demo page (docs/gallery/demo_page.png).
 
 A default run's pictures go to docs/gallery/ (one per model) for README's gallery and the cards.
 """
@@ -182,6 +184,11 @@ def suite() -> None:
     )
 
 
+def script(name: str) -> None:
+    """A script of benchmarks/ that writes its own record or picture."""
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / name)], cwd=ROOT, check=True)
+
+
 def bench() -> None:
     """make bench: each script writes its own record."""
     subprocess.run(["make", "bench"], cwd=ROOT, check=True)
@@ -196,6 +203,8 @@ MEASUREMENTS = {
     **{f"section_{n}": (lambda n=n: section(n), "seconds to minutes: one section") for n in SECTIONS},
     "bench": (bench, "about 6 min: the records bench_*"),
     "suite": (suite, "minutes: a fresh clone's make test"),
+    "predict": (lambda: script("latency.py"), "about 20 min: each predicting default trained, exported and timed"),
+    "demo_page": (lambda: script("demo_page.py"), "about 2 min, needs ../shared/data/cifar10-dev and Chromium"),
 }
 
 

@@ -119,6 +119,11 @@ class DescribedDataModule(L.LightningDataModule):
     def adopt(self, trained_on: DataDescription) -> None:
         """Serve the data as the model being evaluated saw it (called before loading; text adopts the vocabulary)."""
 
+    def input_statistics(self) -> dict:
+        """What serving a new input needs beyond the description: the training split's pixel mean and deviation
+        (images served standardised); nothing by default."""
+        return {}
+
     def fingerprint(self, split: str) -> str:
         """A short hash of one split's examples as served (before augmentation): what a figure was measured on."""
         raise NotImplementedError

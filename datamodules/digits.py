@@ -62,7 +62,12 @@ class DigitsDataModule(InMemoryDataModule):
             labels_present=self.classes,
         )  # fmt: skip
 
+    def input_statistics(self) -> dict:
+        self.splits  # noqa: B018 - set by load()
+        return getattr(self, "statistics", {})
+
     def load(self, classes: list[int] | None = None):
+        own = classes is None
         from sklearn.datasets import load_digits
 
         digits = load_digits()
@@ -82,6 +87,8 @@ class DigitsDataModule(InMemoryDataModule):
             # One mean and one scale (not per pixel), so images stay images for the CNNs.
             mean, std = x[train].mean(), x[train].std()
             x = (x - mean) / std
+            if own:
+                self.statistics = {"mean": [mean.item()], "std": [std.item()]}
         return splits_from_index(x, y, train, val, test)
 
     def subsample(self, train: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -75,6 +75,11 @@ def class_folders(root: Path, skipped: Counter) -> dict[str, list[Path]]:
     return classes
 
 
+def is_grey(mode: str) -> bool:
+    """Whether an image of PIL mode `mode` is grey (one channel) rather than colour."""
+    return mode in ("1", "L", "LA", "F") or mode.startswith("I")
+
+
 DECODING = "8-bit rule 1"  # in the cache's key: images decoded by another rule are decoded again
 
 
@@ -237,7 +242,7 @@ class ImageFolderDataModule(VisionDataModule):
                 f"the {len(files)} images of {self.path} at {size[0]}x{size[1]} take {decoded / 2**30:.1f} GiB "
                 f"decoded, more than half of this machine's {memory / 2**30:.0f} GiB; set a smaller data.size"
             )
-        grey = all(m in ("1", "L", "LA", "F") or m.startswith("I") for m in modes)
+        grey = all(is_grey(m) for m in modes)
         channels = self.channels or (1 if grey else 3)
         return classes, size, "L" if channels == 1 else "RGB"
 

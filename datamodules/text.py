@@ -252,6 +252,11 @@ def tokenize(text: str, level: Level) -> list[str]:
     return [w for line in text.splitlines() for w in (*line.split(), EOS)]
 
 
+def prompt_tokens(text: str, level: str) -> list[str]:
+    """A prompt's tokens: it continues a line, so words get no <eos> (unlike tokenize() on a corpus)."""
+    return list(text) if level == "char" else text.split()
+
+
 def detokenize(tokens: list[str], level: str) -> str:
     """Tokens back to text: characters joined as they are, words with spaces."""
     return ("" if level == "char" else " ").join(tokens)

@@ -55,6 +55,10 @@ class VisionDataModule(InMemoryDataModule):
     def description(self) -> DataDescription:
         return DataDescription("images", input_shape=list(self.shape), num_classes=10, levels=256, scaling=self.scaling)
 
+    def input_statistics(self) -> dict:
+        self.splits  # noqa: B018 - an image folder's statistics come from its training split
+        return {"mean": list(self.mean), "std": list(self.std)} if self.scaling == "standard" else {}
+
     def read(self, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
         """uint8 images (N, C, H, W) and int64 labels of the train or test part."""
         raise NotImplementedError

@@ -224,7 +224,8 @@ PACKAGES = ("zoo", "datamodules", "sections", "hydra_plugins", "train", "evaluat
 LAYERS = {
     "entry points and sections": ["train", "evaluate", "zoo", "zoo.cli", "zoo.__main__", "zoo.compare", "sections",
                                   "hydra_plugins"],
-    "run and api": ["zoo.run", "zoo.api", "zoo.starting", "zoo.build", "zoo.catalog", "zoo.cards"],
+    "run and api": ["zoo.run", "zoo.api", "zoo.starting", "zoo.build", "zoo.catalog", "zoo.cards", "zoo.serving",
+                    "zoo.exporting", "zoo.demo_page"],
     "learners": ["zoo.learners"],
     "metrics": ["zoo.metrics"],
     "nets and datamodules": ["zoo.nets", "datamodules"],

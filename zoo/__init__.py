@@ -1,10 +1,10 @@
 """lecture-zoo: the models of the MA333 deep-learning lecture, trainable from one command line.
 
-From Python: `from zoo import train, evaluate, load, list_models, create_model` (zoo/api.py, imported when
-first asked for).
+From Python: `from zoo import train, evaluate, predict, sample, export, load, list_models, create_model`
+(zoo/api.py, imported when first asked for).
 """
 
-API = ("train", "evaluate", "load", "list_models", "create_model")
+API = ("train", "evaluate", "predict", "sample", "export", "load", "list_models", "create_model")
 
 
 def __getattr__(name: str):

@@ -1,6 +1,7 @@
 """python -m zoo <command> [arguments]: the console commands without their zoo- prefix.
 
-python -m zoo list [PATTERN] | card MODEL | train ... | evaluate ... | section NAME | compare FOLDER ...
+python -m zoo list [PATTERN] | card MODEL | train ... | evaluate ... | predict ... | sample ... | export ... |
+demo ... | section NAME | compare FOLDER ...
 """
 
 import sys
@@ -12,6 +13,10 @@ COMMANDS = {
     "card": cli.card_command,
     "train": cli.train_command,
     "evaluate": cli.evaluate_command,
+    "predict": cli.predict_command,
+    "sample": cli.sample_command,
+    "export": cli.export_command,
+    "demo": cli.demo_command,
     "section": cli.section_command,
     "compare": cli.compare_command,
 }

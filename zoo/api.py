@@ -4,6 +4,8 @@
     run = train("model=cnn", "data=digits", "trainer.max_epochs=5")
     run.metrics["test/acc"], run.dir, run.model, run.datamodule
     evaluate(run.best_checkpoint, "split=val")         # the metrics evaluate.py prints
+    predict(run.best_checkpoint, "photos/")            # predictions.csv's rows: input, status, predicted, ...
+    sample(checkpoint, n=64), export(checkpoint, "onnx")  # the samples' folder; the exported file, checked
     model, data = load(run.best_checkpoint)            # the model and its data description
     list_models(), create_model("cnn", "digits")       # the catalogue, and an untrained model sized for data
 
@@ -30,7 +32,7 @@ from zoo.build import model_from_checkpoint
 from zoo.checkpoint import load_checkpoint
 from zoo.composing import Composition, compose, data_overrides_apply_to_any_data
 from zoo.errors import InternalError, Interrupted, UserError, interruption
-from zoo.run_folder import internal_error
+from zoo.run_folder import RunFolder, internal_error
 from zoo.starting import compose_run
 
 
@@ -94,6 +96,50 @@ def evaluate(ckpt_path: str | Path, *overrides: str, output_dir: str | Path | No
             raise UserError(f"evaluate() takes a checkpoint's path first, got {ckpt_path!r}")
         overrides = [f"ckpt_path={ckpt_path}", *data_overrides_apply_to_any_data(overrides)]
         return runner.evaluate(compose_run("evaluate", overrides, output_dir))
+
+
+def _use(mode: str, ckpt_path, options: dict, overrides: tuple, output_dir) -> tuple[dict, Path]:
+    """evaluate.py mode=<mode> with `options` as its keys; returns its metrics and its run folder."""
+    overrides = _override_strings(mode, overrides, "'data.batch_size=64'")
+    if not isinstance(ckpt_path, (str, Path)):
+        raise UserError(f"{mode}() takes a checkpoint's path first, got {ckpt_path!r}")
+    given = [f"{key}={value}" for key, value in options.items() if value is not None]
+    run = compose_run("evaluate", [f"ckpt_path={ckpt_path}", f"mode={mode}", *given, *overrides], output_dir)
+    return runner.evaluate(run), run.folder.path
+
+
+def predict(
+    ckpt_path: str | Path,
+    inputs: str | Path | None = None,
+    *overrides: str,
+    prompt: str | None = None,
+    top_k: int = 5,
+    output_dir: str | Path | None = None,
+) -> list[dict]:
+    """`python evaluate.py ckpt_path=... mode=predict inputs=...`: the rows of the predictions.csv it writes
+    (input, status, predicted, ...), every input in its order (a skipped one with its reason)."""
+    import csv
+
+    with _way_out():
+        _, folder = _use("predict", ckpt_path, {"inputs": inputs, "prompt": prompt, "top_k": top_k}, overrides,
+                         output_dir)  # fmt: skip
+        with RunFolder(folder).predictions.open(newline="") as handle:
+            return list(csv.DictReader(handle))
+
+
+def sample(ckpt_path: str | Path, n: int = 64, *overrides: str, output_dir: str | Path | None = None) -> Path:
+    """`python evaluate.py ckpt_path=... mode=sample n=...`: the folder the samples were written to."""
+    with _way_out():
+        _, folder = _use("sample", ckpt_path, {"n": n}, overrides, output_dir)
+        return RunFolder(folder).sampled
+
+
+def export(ckpt_path: str | Path, format: str = "onnx", *overrides: str, output_dir: str | Path | None = None) -> dict:
+    """`python evaluate.py ckpt_path=... mode=export format=...`: the exported file, its largest difference from
+    PyTorch on the check inputs, and how many there were."""
+    with _way_out():
+        metrics, _ = _use("export", ckpt_path, {"format": format}, overrides, output_dir)
+        return {key: metrics[key] for key in ("exported", "max_abs_difference", "checked_inputs", "format")}
 
 
 def load(ckpt_path: str | Path, *overrides: str) -> Loaded:

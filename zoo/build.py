@@ -88,6 +88,17 @@ def check_model(values: dict, prefix: str = "model") -> None:
     check_node(prefix, values, owners, skip=("learner", "net", "data", "about"))
 
 
+def unset(node: dict, prefix: str = "") -> list[str]:
+    """The keys a config leaves mandatory (???), Hydra's own aside."""
+    out = []
+    for key, value in node.items():
+        if value == "???":
+            out.append(f"{prefix}{key}")
+        elif isinstance(value, dict) and f"{prefix}{key}" != "hydra":
+            out += unset(value, f"{prefix}{key}.")
+    return out
+
+
 def check_config(cfg: DictConfig, entry) -> dict:
     """The entry point's own options (`entry`'s declaration; None: only the groups), then every group.
 
@@ -98,6 +109,13 @@ def check_config(cfg: DictConfig, entry) -> dict:
                   if OmegaConf.is_config(node) else node for key, node in cfg.items() if key != "hydra"}  # fmt: skip
     except Exception as err:  # an interpolation that cannot resolve, e.g. a key a preset does not have
         raise UserError(f"the config cannot be resolved: {str(err).splitlines()[0]}") from err
+    missing = sorted(unset(OmegaConf.to_container(cfg, resolve=False)))
+    if missing:  # a preset's ??? (data=text's data.path): the value only the user can give
+        preset_of = missing[0].split(".")[0]
+        raise UserError(
+            f"{missing[0]} has no value, and this {preset_of} config needs one: pass {missing[0]}=..."
+            + (f" (also {', '.join(missing[1:])})" if len(missing) > 1 else "")
+        )
     others = {}
     if entry is not None:
         owned, _ = parameters(entry)
@@ -174,5 +192,7 @@ def model_from_checkpoint(checkpoint: dict, path) -> Learner:
             f"checkpoint {path} does not fit the model its spec describes: "
             f"{lines[1].strip() if len(lines) > 1 else err}"
         ) from err
+    state = checkpoint.get("zoo_state")
+    model.restore(state if isinstance(state, dict) else {})
     model.spec = spec
     return model

@@ -66,7 +66,7 @@ def records_naming(model: str) -> list[dict]:
     token = re.compile(rf"(^|\s)model={re.escape(model)}(\s|$)")
     chosen = []
     for name in records.names():
-        if name == "smoke" or name.startswith("default_"):
+        if name in ("smoke", "predict") or name.startswith("default_"):
             continue
         record = records.read(name)
         if any(token.search(run.get("command", "")) for run in record.get("runs", [])):
@@ -110,6 +110,16 @@ def card(model: str, models: dict | None = None) -> str:
                   f"{figure(seconds)} s of fitting; {provenance(default)}"]  # fmt: skip
     else:
         lines += [f"- CPU default (`{command}`): not measured yet (`make results ONLY=default_{model}`)"]
+    latency = records.measured("predict")
+    timed = next((run["metrics"] for run in latency["runs"] if run["label"] == model), None) if latency else None
+    if timed and "onnx_ms_batch1" not in timed:
+        lines += [f"- prediction latency in PyTorch (not exportable): one input {figure(timed['eager_ms_batch1'])} ms, "
+                  f"a batch of 64 {figure(timed['eager_ms_batch64'])} ms; {provenance(latency)}"]  # fmt: skip
+    elif timed:
+        lines += [f"- prediction latency (PyTorch eager / onnxruntime, the ONNX export within "
+                  f"{timed['max_abs_difference']:.1g} of PyTorch): one input {figure(timed['eager_ms_batch1'])} / "
+                  f"{figure(timed['onnx_ms_batch1'])} ms, a batch of 64 {figure(timed['eager_ms_batch64'])} / "
+                  f"{figure(timed['onnx_ms_batch64'])} ms; {provenance(latency)}"]  # fmt: skip
     for record in sections_measuring(model):
         lines += [f"- {fact}; {provenance(record)}" for fact in record["cards"][model]]
     for record in records_naming(model):

@@ -1,4 +1,5 @@
-"""The commands: zoo-train (train.py), zoo-evaluate (evaluate.py), zoo-list, zoo-section, zoo-compare.
+"""The commands: zoo-train (train.py), zoo-evaluate (evaluate.py) and its modes zoo-predict, zoo-sample, zoo-export
+and zoo-demo, zoo-list, zoo-card, zoo-section, zoo-compare.
 
 Each leaves by zoo.way_out: a sentence (exit 2), an interruption (130 / 143) or an internal error that
 names its log (exit 3). Inside a Hydra job, `job()` says what ended the job, and in a sweep records it.
@@ -105,6 +106,24 @@ def train_command(argv: list[str] | None = None) -> None:
 def evaluate_command(argv: list[str] | None = None) -> None:
     """zoo-evaluate ckpt_path=PATH [key=value ...]: what evaluate.py does."""
     _hydra_command(_evaluate_task, "evaluate", argv)
+
+
+def using_command(mode: str):
+    """zoo-<mode> ckpt_path=PATH [key=value ...]: evaluate.py mode=<mode> (predict, sample, export, demo)."""
+
+    def command(argv: list[str] | None = None) -> None:
+        argv = sys.argv[1:] if argv is None else argv
+        if any(a.split("=")[0].lstrip("+") == "mode" for a in argv):
+            with way_out():
+                raise UserError(f"zoo-{mode} is evaluate.py mode={mode}; leave mode= out (or use zoo-evaluate)")
+        evaluate_command([f"mode={mode}", *argv])
+
+    command.__doc__ = f"zoo-{mode} ckpt_path=PATH [key=value ...]: evaluate.py mode={mode}."
+    return command
+
+
+predict_command, sample_command = using_command("predict"), using_command("sample")
+export_command, demo_command = using_command("export"), using_command("demo")
 
 
 # --- the others ----------------------------------------------------------------------------------------------

@@ -177,7 +177,10 @@ def _scene_axes(images: torch.Tensor, titles: list[str], columns: int = 4):
     for ax in axes.flat:
         ax.axis("off")
     for ax, image, title in zip(axes.flat, images, titles):
-        ax.imshow(image[0].cpu(), cmap="gray", vmin=0, vmax=1)
+        if len(image) == 3:
+            ax.imshow(image.permute(1, 2, 0).cpu().clamp(0, 1))
+        else:
+            ax.imshow(image[0].cpu(), cmap="gray", vmin=0, vmax=1)
         ax.set_title(title, fontsize=8)
     return fig, axes.flat
 

@@ -18,7 +18,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import lightning as L
 import torch
@@ -45,7 +45,7 @@ from zoo.files import write_whole
 from zoo.learners.base import Evaluation
 from zoo.loggers import log_figures, log_run_start, log_run_summary
 from zoo.options import check_node
-from zoo.ranges import Seed
+from zoo.ranges import Positive, Range, Seed
 from zoo.run_folder import RunFolder, is_launched_rank
 from zoo.starting import Run
 
@@ -94,10 +94,51 @@ class EvaluateOptions:
     ckpt_path: str
     seed: Seed = 12345
     split: Literal["test", "val"] = "test"
-    mode: Literal["test", "generate"] = "test"
+    mode: Literal["test", "generate", "predict", "sample", "export", "demo"] = "test"
+    inputs: str | None = None
+    top_k: Annotated[int, Range(1, 1000)] = 5
+    n: Annotated[int, Range(1, 100_000)] = 64
+    format: Literal["onnx", "torchscript", "exported"] = "onnx"
+    tolerance: Positive = 1e-4
+    port: Annotated[int, Range(0, 65535, note="0: any free port")] = 7860
     run_name: str = ""
     task_name: str = "evaluate"
     tags: list[str] = ()
+
+
+# The options each mode reads beyond those of every mode (ckpt_path, seed, run_name, tags); in the modes that use a
+# trained model the learner's own evaluate options are read by none, but a language model's prompt by predict.
+MODE_READS = {
+    "test": ("split",),
+    "generate": (),
+    "predict": ("inputs", "top_k", "prompt"),
+    "sample": ("n",),
+    "export": ("format", "tolerance", "inputs"),
+    "demo": ("port", "top_k"),
+}
+
+
+USING = ("predict", "sample", "export", "demo")  # the modes that use a trained model, on the CPU, with no data set
+
+
+def check_mode_options(cfg: DictConfig, overrides: tuple[str, ...], learner_options: dict) -> None:
+    """An option the chosen mode does not read would change nothing: one sentence naming the modes that read it."""
+    keys = [override_key(o).lstrip("+~") for o in overrides]
+    unread = next((k for k in keys if k.split(".")[0] in ("data", "trainer", "logger")), None)
+    if cfg.mode in USING and unread:
+        raise UserError(
+            f"{unread}= is read by mode=test and mode=generate (the data and trainer a checkpoint is measured with); "
+            f"mode={cfg.mode} needs no data set and runs on the CPU: leave it out"
+        )
+    given = {key.split(".")[0] for key in keys}
+    own = {key for read in MODE_READS.values() for key in read}
+    for key in sorted(given & (own | set(learner_options))):
+        if key in MODE_READS[cfg.mode] or (key in learner_options and cfg.mode in ("test", "generate")):
+            continue
+        readers = [mode for mode, keys in MODE_READS.items() if key in keys]
+        if key in learner_options:
+            readers = ["test or generate (an option of the checkpoint's learner)", *readers]
+        raise UserError(f"{key}= is read by mode={' and mode='.join(readers)}, not by mode={cfg.mode}; leave it out")
 
 
 def print_config(run: Run) -> None:
@@ -326,6 +367,7 @@ def prepare(run: Run) -> Prepared:
         "description": description.as_dict(),
         "seed": cfg.seed,
         "splits": measured_on(datamodule, SPLITS),  # what every figure of this run was measured on
+        "inputs": datamodule.input_statistics(),  # what serving a new input needs (mode=predict, export, demo)
     }
 
     if cfg.get("channels_last"):  # NHWC layout: faster convolutions on recent GPUs
@@ -510,6 +552,29 @@ def handed(run: Run) -> Evaluation:
     return Evaluation(load_model, data_preset, tuple(presets("data")), int(cfg.seed))
 
 
+def use(run: Run, model, spec: dict) -> dict:
+    """The modes that use a trained model: its predictions, samples, an export or its demo page (zoo.serving)."""
+    from zoo import serving
+
+    cfg, folder = run.cfg, run.folder
+    constants = serving.serving(spec)
+    model = model.cpu().eval()
+    if cfg.mode == "demo":
+        from zoo.demo_page import serve
+
+        title = f"{spec['model']['_target_'].rsplit('.', 1)[-1]} ({Path(cfg.ckpt_path).name})"
+        return serve(model, constants, title, cfg.port, cfg.top_k, cfg.seed, before=lambda: record(run))
+    record(run)
+    if cfg.mode == "predict":
+        prompt = cfg.get("prompt")
+        return serving.predict(model, constants, folder, cfg.inputs, None if prompt is None else str(prompt), cfg.top_k)
+    if cfg.mode == "sample":
+        return serving.sample(model, folder, cfg.n, cfg.seed)
+    from zoo.exporting import export
+
+    return export(model, constants, folder, cfg.format, cfg.tolerance, cfg.inputs, cfg.seed)
+
+
 def evaluate(run: Run) -> dict:
     """evaluate.py's task: the checkpoint measured on a split (or its generation); returns metrics.json's content."""
     with signals.interruptible("the evaluation stopped before it wrote its metrics; run it again"):
@@ -519,20 +584,25 @@ def evaluate(run: Run) -> dict:
 def _evaluate(run: Run) -> dict:
     cfg, folder, overrides = run.cfg, run.folder, run.composition.overrides
     learner_options = check_config(cfg, EvaluateOptions)
+    check_mode_options(cfg, overrides, learner_options)
     checkpoint = load_checkpoint(cfg.ckpt_path, run.composition.config_folders)
     spec = checkpoint["zoo"]
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     model = model_from_checkpoint(checkpoint, cfg.ckpt_path)
-    hook = model.generate if cfg.mode == "generate" else model.evaluate_options
-    options = check_learner_options(hook, learner_options, type(model).__name__, cfg.mode)
-    evaluation = handed(run)
     metrics = {"mode": cfg.mode}
-    if cfg.mode == "generate":
+    if cfg.mode in USING:
+        trainer = None
+        metrics |= use(run, model, spec)
+    elif cfg.mode == "generate":
+        evaluation = handed(run)
+        options = check_learner_options(model.generate, learner_options, type(model).__name__, cfg.mode)
         datamodule = evaluation_datamodule(model, spec, cfg, overrides) if model.generates_from_data else None
         record(run)
         metrics["generated"] = model.generate(folder.path, datamodule, evaluation, **options)
         trainer = None
     else:
+        evaluation = handed(run)
+        options = check_learner_options(model.evaluate_options, learner_options, type(model).__name__, cfg.mode)
         datamodule = evaluation_datamodule(model, spec, cfg, overrides)
         measured = measured_on(datamodule, (cfg.split,))
         same = same_data(spec, measured, cfg, overrides)

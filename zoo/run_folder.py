@@ -73,6 +73,12 @@ class RunFolder:
         "history.json": "the per-epoch curves of every logged metric",
         "learning_curves.png": "the losses and the main validation metric by epoch",
         "csv/": "the CSV logger's metrics.csv (tensorboard/, wandb/ with those loggers)",
+        "predictions.csv": "evaluate.py mode=predict: each input, its prediction (or why it was skipped)",
+        "predictions.png": "evaluate.py mode=predict on images: the first images with their predicted classes",
+        "sampled/": "evaluate.py mode=sample: the samples as PNG images (sampled/samples.csv: points)",
+        "sampled.png": "evaluate.py mode=sample: a grid (or a scatter) of the samples",
+        "model.onnx": "evaluate.py mode=export: the network (model.pt for format=torchscript, model.pt2 for exported)",
+        "serving.json": "evaluate.py mode=export: what serving an input needs (shape, statistics, classes, vocabulary)",
     }
 
     def __init__(self, path):
@@ -95,6 +101,15 @@ class RunFolder:
     metrics = property(lambda self: self.path / "metrics.json")
     history = property(lambda self: self.path / "history.json")
     learning_curves = property(lambda self: self.path / "learning_curves.png")
+    predictions = property(lambda self: self.path / "predictions.csv")
+    predictions_picture = property(lambda self: self.path / "predictions.png")
+    sampled = property(lambda self: self.path / "sampled")
+    sampled_picture = property(lambda self: self.path / "sampled.png")
+    serving = property(lambda self: self.path / "serving.json")
+
+    def exported(self, format: str) -> Path:
+        """The exported network's file, by format."""
+        return self.path / {"onnx": "model.onnx", "torchscript": "model.pt", "exported": "model.pt2"}[format]
 
     @staticmethod
     def runs_below(folder: Path) -> list[Path]:

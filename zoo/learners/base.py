@@ -9,12 +9,14 @@ trainer (zoo.run) knows no family: it asks the learner class
 - `pixel_scaling`: the pixel scale it needs, which the image presets then serve;
 - `ddp_unused_parameters`: whether DDP must expect parameters without gradients in a step;
 
-and calls these hooks of the learner object: `save_figures` after training and evaluation,
-`evaluate_options` for evaluate.py mode=test and `generate` for mode=generate (given the data when
-`generates_from_data`). A learner's own evaluate options are the keyword-only parameters of those two
-methods, with their types and ranges (zoo.ranges): evaluate.py passes the ones given and refuses the
-others with a sentence, so the base class names none. What a learner needs beyond its data at
-evaluation time (another checkpoint's model, another data set) is handed to it as an `Evaluation`.
+and calls these hooks of the learner object: `save_figures` after training and evaluation, `evaluate_options`
+for evaluate.py mode=test and `generate` for mode=generate (given the data when `generates_from_data`); for
+using a trained model, `predict_inputs` (mode=predict and the demo page), `sample` (mode=sample) and
+`exportable` (mode=export), each one sentence where its learner has none. A learner's own evaluate options are
+the keyword-only parameters of `evaluate_options` and `generate`, with their types and ranges (zoo.ranges):
+evaluate.py passes the ones given and refuses the others with a sentence, so the base class names none. What a
+learner needs beyond its data at evaluation time (another checkpoint's model, another data set) is handed to
+it as an `Evaluation`.
 """
 
 from __future__ import annotations
@@ -69,6 +71,8 @@ class Learner(L.LightningModule):
     ddp_unused_parameters = False
     generates_from_data = False  # evaluate.py mode=generate hands generate() the data (a captioner's images)
     main_metric: str | None = None  # the validation metric drawn beside the losses (learning_curves.png)
+    # what to use a model of this learner with, where a way of using one does not fit it (mode=predict, ...)
+    instead = "evaluate.py mode=test measures it, and zoo.load() returns it for your own code"
 
     @classmethod
     def net_sizes(cls, data: DataDescription) -> dict:
@@ -235,6 +239,11 @@ class Learner(L.LightningModule):
         state = checkpoint.get("zoo_state", {})
         if "torch_rng" in state:
             torch.set_rng_state(state["torch_rng"])
+        self.restore(state)
+
+    def restore(self, state: dict) -> None:
+        """What the learner keeps in a checkpoint beyond the weights (its `zoo_state`), read back on resuming and
+        for evaluation: the curves so far, by default."""
         self.history = state.get("history", {})
 
     # --- hooks of the shared trainer ----------------------------------------------------------------
@@ -245,6 +254,25 @@ class Learner(L.LightningModule):
     def evaluate_options(self, datamodule, out_dir: Path, evaluation: Evaluation) -> dict:
         """Metrics of this learner's own evaluate options (its keyword-only parameters; none here)."""
         return {}
+
+    # --- using a trained model ----------------------------------------------------------------------
+    def predict_inputs(self, x: list[torch.Tensor], top_k: int = 5) -> list[dict]:
+        """mode=predict: one row of answers per served input (datamodules.inputs): its predicted class or value."""
+        raise UserError(
+            f"mode=predict needs a model that answers an input (a classifier, a regressor or a language model); "
+            f"this checkpoint holds a {type(self).__name__}: {self.instead}"
+        )
+
+    def sample(self, n: int, seed: int = 0) -> torch.Tensor:
+        """mode=sample: n samples in the data's scale (pixels in [0, 1], or points), from noise fixed by `seed`."""
+        raise UserError(
+            f"mode=sample needs a generative model (GAN, DCGAN, RealNVP or the autoencoder); this checkpoint holds a "
+            f"{type(self).__name__}: {self.instead}"
+        )
+
+    def exportable(self) -> tuple[torch.nn.Module, torch.Tensor]:
+        """mode=export: the module to export (served inputs in, the network's outputs out) and an example input."""
+        raise UserError(f"mode=export takes classifiers, regressors and language models; {self.instead}")
 
     def generate(self, out_dir: Path, datamodule, evaluation: Evaluation) -> str:
         """evaluate.py mode=generate: text from the model (given the data when `generates_from_data`); its own

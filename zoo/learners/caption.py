@@ -28,6 +28,8 @@ SHOWN = 8  # images captioned in the pictures and by mode=generate
 class Captioner(Learner):
     """Cross-entropy of each next caption word; `beam_size` and `max_length` rule generation."""
 
+    instead = "evaluate.py mode=generate writes its captions of the test images"
+
     data_kinds = ("scenes",)
     generates_from_data = True  # mode=generate captions the data's test scenes
 

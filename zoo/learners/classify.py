@@ -16,6 +16,20 @@ from zoo.errors import UserError
 from zoo.learners.base import Learner
 
 
+def class_rows(probabilities: torch.Tensor, names: list[str] | None, top_k: int) -> list[dict]:
+    """Per input: the most likely class, its probability, and the top k classes with theirs ([(name, p), ...])."""
+    names = names or [str(i) for i in range(probabilities.shape[1])]
+    values, indices = probabilities.topk(min(top_k, probabilities.shape[1]), 1)
+    return [
+        {
+            "predicted": names[i[0]],
+            "probability": round(float(p[0]), 4),
+            "top_k": [(names[j], round(float(q), 4)) for q, j in zip(p, i)],
+        }
+        for p, i in zip(values, indices)
+    ]
+
+
 class Classifier(Learner):
     """Cross-entropy training of any net that maps a batch of inputs to `num_classes` scores."""
 
@@ -68,6 +82,21 @@ class Classifier(Learner):
     def on_after_backward(self):
         if self.counts_nfe:  # with the adjoint method, the backward pass solves an ODE too
             self.accumulate("train", 1, nfe_backward=self.net.nfe)
+
+    @torch.no_grad()
+    def predict_inputs(self, x: list[torch.Tensor], top_k: int = 5) -> list[dict]:
+        self.eval()
+        batches = torch.stack(x).split(256)
+        probabilities = torch.cat([torch.softmax(self(part.to(self.device)), 1).cpu() for part in batches])
+        return class_rows(probabilities, self.data.label_names, top_k)
+
+    def exportable(self) -> tuple[torch.nn.Module, torch.Tensor]:
+        if any(getattr(module, "adaptive", False) for module in self.net.modules()):
+            raise UserError(
+                "the ODENet's adaptive solver takes as many steps as each input needs, which an exported graph cannot "
+                "hold; use mode=predict or zoo.load() with the checkpoint instead"
+            )
+        return self.net, torch.zeros(2, *self.data.input_shape)
 
     @torch.no_grad()
     def predict_split(self, datamodule, split: str = "test") -> tuple[torch.Tensor, torch.Tensor]:

@@ -27,6 +27,8 @@ from zoo.ranges import Fraction, Positive, Range
 class Flow(Learner):
     """Trains a zoo.nets.realnvp.RealNVP (or any net with log_prob / sample) by maximum likelihood."""
 
+    instead = "evaluate.py mode=sample n=64 draws samples from it"
+
     data_kinds = ("points", "images")
     main_metric = "bpd"
     pixel_scaling = "unit"

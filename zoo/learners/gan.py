@@ -39,6 +39,8 @@ class GAN(Learner):
     themselves say little about sample quality.
     """
 
+    instead = "evaluate.py mode=sample n=64 draws samples from it"
+
     data_kinds = ("points", "images")
     main_metric = "fd"
     pixel_scaling = "unit"

@@ -17,11 +17,23 @@ import torch.nn.functional as F
 from lightning.fabric.utilities.apply_func import move_data_to_device
 
 from datamodules.description import DataDescription
-from datamodules.text import Vocab, detokenize
+from datamodules.text import Vocab, detokenize, prompt_tokens
 from zoo.errors import UserError
 from zoo.files import write_whole
 from zoo.learners.base import Evaluation, Learner
+from zoo.learners.classify import class_rows
 from zoo.ranges import Positive, Range
+
+
+class Logits(torch.nn.Module):
+    """The language model from a zero state: tokens (batch, time) -> next-token logits (batch, time, vocab)."""
+
+    def __init__(self, net: torch.nn.Module):
+        super().__init__()
+        self.net = net
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.net(tokens)[0]
 
 
 def detach(hidden):
@@ -143,9 +155,7 @@ class LanguageModel(Learner):
     ) -> str:
         """Continue `prompt` by `length` sampled tokens; printed and saved as generated.txt."""
         vocab = Vocab(self.data.vocab)
-        # a prompt continues a line, so words get no <eos> (unlike tokenize() on a corpus)
-        tokens = list(str(prompt)) if self.level == "char" else str(prompt).split()
-        prompt_ids = vocab.encode(tokens).tolist()
+        prompt_ids = vocab.encode(prompt_tokens(str(prompt), self.level)).tolist()
         ids = self.sample_tokens(prompt_ids, int(length), float(temperature), evaluation.seed)
         text = detokenize([vocab.itos[i] for i in prompt_ids + ids], self.level)
         write_whole(out_dir / "generated.txt", text + "\n")
@@ -170,6 +180,25 @@ class LanguageModel(Learner):
             out.append(int(token))
             logits, hidden = self.net(token.view(1, 1), hidden)
         return out
+
+    @torch.no_grad()
+    def predict_inputs(self, x: list[torch.Tensor], top_k: int = 5) -> list[dict]:
+        """Per prompt: the most likely next token, the top k with their probabilities, and the prompt's own
+        perplexity under the model (from its second token on)."""
+        self.eval()
+        rows = []
+        for ids in x:
+            logits, _ = self.net(ids[None].to(self.device))
+            probabilities = torch.softmax(logits[0, -1].float(), -1).cpu()
+            row = class_rows(probabilities[None], self.data.vocab, top_k)[0]
+            row["perplexity"] = (
+                math.exp(F.cross_entropy(logits[0, :-1], ids[1:].to(self.device)).item()) if len(ids) > 1 else None
+            )
+            rows.append(row)
+        return rows
+
+    def exportable(self) -> tuple[torch.nn.Module, torch.Tensor]:
+        return Logits(self.net), torch.zeros(1, 8, dtype=torch.long)
 
     def save_figures(self, out_dir: Path, datamodule) -> list[Path]:
         from zoo import plots

@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from zoo.errors import UserError
 from zoo.learners.base import Learner
 
 NEIGHBOURS = 5
@@ -39,6 +40,8 @@ class Reconstructor(Learner):
     the k-NN accuracy of the code (test/knn_acc) against PCA's projection of the same size (test/pca_knn_acc).
     """
 
+    instead = "evaluate.py mode=sample n=64 draws samples from it"
+
     data_kinds = ("images",)
     main_metric = "recon_mse"
     pixel_scaling = "unit"  # the decoder's sigmoid draws pixels in [0, 1]
@@ -47,11 +50,66 @@ class Reconstructor(Learner):
     def net_sizes(cls, data) -> dict:
         return {"input_shape": data.input_shape}
 
+    def start(self) -> None:
+        self.code_moments: torch.Tensor | None = None  # this epoch's training codes: [count, sums, squares]
+        self.code_spread: list[list[float]] | None = None  # the last epoch's code mean and deviation (mode=sample)
+
     def _step(self, batch, split: str) -> torch.Tensor:
         x = batch[0]
-        loss = F.mse_loss(self.net(x), x)
+        code = self.net.encode(x)
+        loss = F.mse_loss(self.net.decode(code), x)
         self.accumulate(split, len(x), loss=loss, recon_mse=loss)
+        if split == "train":
+            code = code.detach().float()
+            moments = torch.stack([torch.full_like(code[0], len(code)), code.sum(0), (code**2).sum(0)])
+            self.code_moments = moments if self.code_moments is None else self.code_moments + moments
         return loss
+
+    def on_train_epoch_start(self):
+        super().on_train_epoch_start()
+        self.code_moments = None
+
+    def keep_code_spread(self) -> None:
+        """The training codes' mean and deviation so far this epoch, over every DDP process (all of them call it)."""
+        if self.code_moments is None:
+            return
+        moments = self.code_moments
+        if self.trainer.world_size > 1:
+            moments = self.trainer.strategy.reduce(moments, reduce_op="sum")
+        mean = moments[1] / moments[0]
+        std = (moments[2] / moments[0] - mean**2).clamp_min(0).sqrt()
+        self.code_spread = [mean.tolist(), std.tolist()]
+
+    def on_validation_epoch_start(self):  # after the epoch's training steps, before its checkpoint is written
+        if self.trainer.state.fn == "fit" and not self.trainer.sanity_checking:
+            self.keep_code_spread()
+
+    def on_train_epoch_end(self):
+        super().on_train_epoch_end()
+        self.keep_code_spread()
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        super().on_save_checkpoint(checkpoint)
+        checkpoint["zoo_state"]["code_spread"] = self.code_spread
+
+    def restore(self, state: dict) -> None:
+        super().restore(state)
+        self.code_spread = state.get("code_spread")
+
+    @torch.no_grad()
+    def sample(self, n: int, seed: int = 0) -> torch.Tensor:
+        """Decoded codes drawn from a Gaussian with the training codes' mean and deviation per coordinate (the
+        autoencoder learns no density of its codes: this one is the simplest that stays where codes fall)."""
+        if self.code_spread is None:
+            raise UserError(
+                "this autoencoder's checkpoint holds no statistics of its codes (it was written before mode=sample, or "
+                "before its first training epoch ended); train it again to sample from it"
+            )
+        self.eval()
+        mean, std = (torch.tensor(v, device=self.device) for v in self.code_spread)
+        generator = torch.Generator(device=self.device).manual_seed(seed)
+        codes = mean + std * torch.randn(n, len(mean), generator=generator, device=self.device)
+        return torch.cat([self.net.decode(part) for part in codes.split(1024)]).cpu()
 
     @torch.no_grad()
     def codes(self, x: torch.Tensor, chunk: int = 1024) -> torch.Tensor:

@@ -19,6 +19,18 @@ from zoo.errors import UserError
 from zoo.learners.base import Learner
 
 
+class InUnits(torch.nn.Module):
+    """The network's standardised output in the target's own units: y = out * std + mean."""
+
+    def __init__(self, net: torch.nn.Module, scale: list[float] | None):
+        super().__init__()
+        self.net = net
+        self.mean, self.std = scale or [0.0, 1.0]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).squeeze(-1) * self.std + self.mean
+
+
 class Regressor(Learner):
     """Mean squared error of a net with one output; the supervised learner of a regression table."""
 
@@ -60,6 +72,15 @@ class Regressor(Learner):
 
     def log_epoch(self, split: str, values: dict[str, float]) -> None:
         super().log_epoch(split, {k: v for k, v in values.items() if k not in ("abs_error", "y", "y2")})
+
+    @torch.no_grad()
+    def predict_inputs(self, x: list[torch.Tensor], top_k: int = 5) -> list[dict]:
+        self.eval()
+        values = InUnits(self.net, self.data.target_scale)(torch.stack(x).to(self.device)).cpu()
+        return [{"predicted": float(v)} for v in values]
+
+    def exportable(self) -> tuple[torch.nn.Module, torch.Tensor]:
+        return InUnits(self.net, self.data.target_scale), torch.zeros(2, *self.data.input_shape)
 
     @torch.no_grad()
     def predictions(self, datamodule, split: str = "test") -> tuple[torch.Tensor, torch.Tensor]:

@@ -74,6 +74,11 @@ class ODEBlock(nn.Module):
         self.options = {"step_size": step_size} if solver in FIXED_STEP else {}
         self.register_buffer("times", torch.tensor([0.0, 1.0]))
 
+    @property
+    def adaptive(self) -> bool:
+        """Whether the solver chooses its own steps (per input: no fixed graph to export)."""
+        return self.solver not in FIXED_STEP
+
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         from torchdiffeq import odeint, odeint_adjoint
 

@@ -74,18 +74,19 @@ def decision_boundary(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, 
 
 def filters(weight: torch.Tensor, path: Path) -> Path:
     """A conv layer's filters, one tile each (the first input channel, or RGB for 3 channels)."""
-    weight = weight.detach().cpu()
+    import torchvision
+
+    weight = weight.detach().cpu().float()
     tiles = weight[:, :3] if weight.shape[1] == 3 else weight[:, :1]
-    n = len(tiles)
-    cols = min(n, 8)
-    rows = (n + cols - 1) // cols
-    fig, axes = figure(rows, cols, figsize=(cols * 0.9, rows * 0.9), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, tile in zip(axes.flat, tiles):
-        tile = (tile - tile.min()) / (tile.max() - tile.min() + 1e-12)
-        ax.imshow(tile.permute(1, 2, 0) if tile.shape[0] == 3 else tile[0], cmap=None if tile.shape[0] == 3 else "gray")
-    fig.suptitle("first-layer filters")
+    low = tiles.amin((1, 2, 3), keepdim=True)
+    tiles = (tiles - low) / (tiles.amax((1, 2, 3), keepdim=True) - low + 1e-12)  # each filter on its own scale
+    cols = min(len(tiles), 8)
+    grid = torchvision.utils.make_grid(tiles, nrow=cols, padding=1, pad_value=1.0)  # one image: one axes to draw
+    rows = (len(tiles) + cols - 1) // cols
+    fig, ax = figure(figsize=(cols * 0.9, rows * 0.9 + 0.3))
+    ax.imshow(grid.permute(1, 2, 0).numpy(), interpolation="nearest")
+    ax.axis("off")
+    ax.set_title("first-layer filters")
     return save_figure(fig, path)
 
 

@@ -12,12 +12,10 @@ SCALE ?= default
 help:  ## this list: every target and what it does
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 22
 
-# --no-compile: byte-compiling every installed file (torch's thousands) is most of an install's time, and Python
-# compiles what it imports, once, on first use
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install --no-compile -c constraints.txt -e '.[dev]'
+	$(VENV)/bin/pip install -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)  ## create .venv and install the zoo with its test tools

@@ -71,21 +71,19 @@ class Report:
         self.images = 0
         self.start = time.perf_counter()
 
-    def train(self, overrides: list[str], out_dir: Path) -> dict:
+    def train(self, overrides: list[str], out_dir: Path, figures: bool = True) -> dict:
         """One `python train.py overrides` run, in this process; returns metrics.json's content."""
-        return self.fit(overrides, out_dir).metrics
+        return self.fit(overrides, out_dir, figures).metrics
 
-    def fit(self, overrides: list[str], out_dir: Path):
-        """Report.train, returning the trained objects too (zoo.run.Trained: metrics, model, datamodule)."""
+    def fit(self, overrides: list[str], out_dir: Path, figures: bool = True):
+        """Report.train, returning the trained objects too (zoo.run.Trained: metrics, model, datamodule); figures=False
+        where the report shows none of the run's own pictures."""
         from zoo.run import train_run
         from zoo.starting import compose_run
 
         smoke = [SMOKE_BATCHES] if self.scale == "smoke" else []
-        return train_run(
-            compose_run(
-                "train", ["callbacks=none", "extras.print_config=false", self.trainer, *smoke, *overrides], out_dir
-            )
-        )
+        quiet = ["callbacks=none", "extras.print_config=false", f"extras.figures={str(figures).lower()}"]
+        return train_run(compose_run("train", [*quiet, self.trainer, *smoke, *overrides], out_dir))
 
     def evaluate(self, overrides: list[str], out_dir: Path) -> dict:
         """One `python evaluate.py overrides` run, in this process; returns metrics.json's content."""

@@ -35,7 +35,7 @@ def depth_sweep(report: Report, epochs: int) -> dict:
             for seed in report.seeds:
                 overrides = [f"model={model}", f"model.depth={depth}", f"trainer.max_epochs={epochs}", f"seed={seed}"]
                 overrides += ["data.augment=false"]
-                run = report.fit(overrides, report.runs() / f"{model}{depth}_{seed}")
+                run = report.fit(overrides, report.runs() / f"{model}{depth}_{seed}", figures=False)
                 acc.setdefault((model, depth), []).append(run.metrics["test/acc"])
                 runs[model, depth, seed] = run
     report.text(
@@ -115,7 +115,7 @@ def geometry(report: Report, epochs: int, runs: dict, steps: int) -> None:
     shares, surfaces = {"plain": [], "residual": []}, {}
     for seed in report.seeds:
         overrides = ["model=plainnet", f"model.depth={SLICE_DEPTH}", f"trainer.max_epochs={epochs}", f"seed={seed}"]
-        plain = report.fit([*overrides, "data.augment=false"], report.runs() / f"plain{SLICE_DEPTH}_{seed}")
+        plain = report.fit([*overrides, "data.augment=false"], report.runs() / f"plain{SLICE_DEPTH}_{seed}", False)
         for kind, run in (("plain", plain), ("residual", runs["resnet", SLICE_DEPTH, seed])):
             train = run.datamodule.splits["train"]
             surface = loss_slice(run.model.net, train.x[:512], train.y[:512], steps, seed)
@@ -159,7 +159,7 @@ def augmentation_curves(report: Report, epochs: int) -> None:
                 data = [f"data.augment={str(augment).lower()}", f"data.train_fraction={fraction}", f"data.seed={seed}"]
                 data += small_batch(fraction)
                 overrides = ["model=cnn", *data, f"seed={seed}", f"trainer.max_epochs={epochs}"]
-                run = report.fit(overrides, report.runs() / f"cnn_{fraction}_{augment}_{seed}")
+                run = report.fit(overrides, report.runs() / f"cnn_{fraction}_{augment}_{seed}", figures=False)
                 acc.setdefault((fraction, augment), []).append(run.metrics["test/acc"])
     gain = {f: mean(acc[f, True]) - mean(acc[f, False]) for f in fractions}
     report.text(
@@ -196,7 +196,7 @@ def transfer(report: Report, epochs: int) -> None:
     acc = {"fine-tuned from digits 0-4": [], "from scratch": []}
     for seed in report.seeds:
         run = report.fit(["model=cnn", "data.classes=[0,1,2,3,4]", f"seed={seed}", f"trainer.max_epochs={epochs}"],
-                         report.runs() / f"cnn_0to4_{seed}")  # fmt: skip
+                         report.runs() / f"cnn_0to4_{seed}", figures=False)  # fmt: skip
         new = DigitsDataModule(classes=[5, 6, 7, 8, 9], seed=seed).load()
         g = torch.Generator().manual_seed(seed)
         few = torch.cat([torch.nonzero(new["train"].y == c)[:, 0][torch.randperm(int((new["train"].y == c).sum()),
@@ -251,7 +251,7 @@ def structure_search(report: Report, trials: int, epochs: int) -> None:
     for seed in report.seeds:
         for label, extra in (("default", []), ("searched", searched)):
             overrides = ["model=cnn", *extra, f"trainer.max_epochs={epochs}", f"seed={seed}"]
-            acc[label].append(report.train(overrides, report.runs() / f"cnn_{label}_{seed}")["test/acc"])
+            acc[label].append(report.train(overrides, report.runs() / f"cnn_{label}_{seed}", False)["test/acc"])
     report.text(
         "## Network structure selection",
         f"`python train.py -m hparams_search=cnn_digits hydra.sweeper.n_trials={trials}` (Optuna's TPE over the "

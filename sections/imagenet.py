@@ -128,7 +128,7 @@ def trained(report: Report, epochs: int) -> None:
     for name in LINE:
         for seed in report.seeds:
             overrides = [f"model={MODEL[name]}", f"trainer.max_epochs={epochs}", f"seed={seed}"]
-            results[name].append(report.train(overrides, report.runs() / f"{MODEL[name]}_{seed}"))
+            results[name].append(report.train(overrides, report.runs() / f"{MODEL[name]}_{seed}", figures=False))
     rows = [[LINE[name][0], name, f"`model={MODEL[name]}`", int(runs[0]["n_params"]),
              band(r["test/acc"] for r in runs), band(r["fit_seconds"] for r in runs)]
             for name, runs in results.items()]  # fmt: skip

@@ -54,7 +54,7 @@ def learning_curves(report: Report, epochs: int) -> dict:
             data = [f"data.train_fraction={fraction}", f"data.seed={seed}", *small_batch(fraction)]
             data += [f"seed={seed}", f"trainer.max_epochs={epochs}"]
             for model in ("mlp", "cnn"):
-                run = report.fit([f"model={model}", *data], report.runs() / f"{model}_{fraction}_{seed}")
+                run = report.fit([f"model={model}", *data], report.runs() / f"{model}_{fraction}_{seed}", figures=False)
                 acc.setdefault(f"zoo {model.upper()}", {}).setdefault(fraction, []).append(run.metrics["test/acc"])
             (x_train, y_train), (x_test, y_test) = arrays(run.datamodule, "train"), arrays(run.datamodule, "test")
             features = {"pixels": (x_train.reshape(len(x_train), -1), x_test.reshape(len(x_test), -1)),

@@ -140,7 +140,7 @@ def nonlinearity(report: Report, epochs: int) -> None:
         runs = {"perceptron": ["model=perceptron", *common], "identity": [*mlp, "model.activation=identity"],
                 "relu": [*mlp, "model.activation=relu"]}  # fmt: skip
         for label, (tag, overrides) in zip(acc, runs.items()):
-            acc[label].append(report.train(overrides, report.runs() / f"linear_{tag}_{seed}")["test/acc"])
+            acc[label].append(report.train(overrides, report.runs() / f"linear_{tag}_{seed}", False)["test/acc"])
     report.text(
         "## Nonlinearity is needed",
         "The same deep MLP with g = identity and with g = ReLU, and the perceptron, on the circles "
@@ -212,7 +212,7 @@ def init_scale(report: Report, epochs: int) -> None:
             overrides = ["model=mlp", "model.depth=6", "model.width=128", "model.activation=tanh", "model.dropout=0.0"]
             overrides += [*init, f"trainer.max_epochs={epochs}", f"seed={seed}", "data.augment=false"]
             tag = init[-1].split("=")[-1]
-            acc[label].append(report.train(overrides, report.runs() / f"init_{tag}_{seed}")["test/acc"])
+            acc[label].append(report.train(overrides, report.runs() / f"init_{tag}_{seed}", False)["test/acc"])
             if seed == report.seeds[0]:
                 spread[label] = activation_scales(init)
     report.text(

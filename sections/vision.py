@@ -34,6 +34,7 @@ HAND = "HOG + SVM"
 SLUG = dict(zip(TRANSFORMS, ["shift", "scale", "rotation", "shear", "elastic", "occlusion", "gamma", "contrast",
                              "gradient", "clutter"]))  # fmt: skip
 LEARNED = "CNN, max pooling"  # the verdicts' learned model: trained on the same images as the hand-made one
+FILTERS_SHOWN = "CNN_max_pooling"  # the runs (of LEARNED) whose first-layer filters the report shows; others draw none
 
 
 class Trained:
@@ -45,8 +46,9 @@ class Trained:
         self.nets, self.predict = {}, {}
         for label, overrides in MODELS.items():
             tag = label.replace(", ", "_").replace(" ", "_")
-            run = report.fit([*overrides, *extra, f"seed={seed}", f"trainer.max_epochs={epochs}"],
-                             report.runs() / f"{tag}_{seed}{'_'.join(extra)}")  # fmt: skip
+            folder = report.runs() / f"{tag}_{seed}{'_'.join(extra)}"
+            run = report.fit([*overrides, *extra, f"seed={seed}", f"trainer.max_epochs={epochs}"], folder,
+                             figures=tag == FILTERS_SHOWN)  # fmt: skip
             net = run.model.net.eval()
             self.nets[label], self.data = net, run.datamodule.splits
             self.predict[label] = lambda x, net=net: net(x).argmax(1)
@@ -170,7 +172,7 @@ def no_spatial_information(report: Report, epochs: int, seeds: dict[int, Trained
             x, y = trained.data["test"].x, trained.data["test"].y
             results[m]["as drawn"].append(trained.accuracy(m, x, y))
             run = report.fit([*MODELS[m], "data.permute_pixels=true", f"seed={seed}", f"trainer.max_epochs={epochs}"],
-                             report.runs() / f"scrambled_{m.split(',')[0]}_{seed}")  # fmt: skip
+                             report.runs() / f"scrambled_{m.split(',')[0]}_{seed}", figures=False)  # fmt: skip
             results[m]["pixels scrambled"].append(run.metrics["test/acc"])
     report.text(
         "## Fully connected: no spatial information",
@@ -266,7 +268,8 @@ def hierarchy(report: Report, seeds: dict[int, Trained]) -> None:
     report.table(
         ["first-layer filters", "edge-likeness"], [["trained", band(edges)], ["at initialisation", band(random_edges)]]
     )
-    report.image(next(report.runs().glob("CNN_max_pooling_*/first_layer_filters.png")), "the CNN's first-layer filters")
+    shown = next(report.runs().glob(f"{FILTERS_SHOWN}_*/first_layer_filters.png"))
+    report.image(shown, "the CNN's first-layer filters")
     means = [mean(probes[k]) for k in layers[1:]]
     report.verdict(
         "the layers build a hierarchy (a linear probe reads the class better after each layer than after the one "

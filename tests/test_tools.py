@@ -151,7 +151,7 @@ def test_the_slurm_launcher_without_slurm_is_one_sentence_with_or_without_a_swee
     assert not (tmp_path / "r" / "metrics.json").exists()
 
 
-def test_a_run_shows_its_curves_its_config_and_its_tags(tmp_path, capsys):
+def test_a_run_shows_its_curves_its_config_and_its_tags_or_no_pictures_when_asked(tmp_path, capsys):
     metrics = train(compose_run("train", [*QUICK[:-1], "trainer.max_epochs=3", "extras.print_config=true", "tags=[x]"],
                             tmp_path))  # fmt: skip
     out = capsys.readouterr().out
@@ -159,8 +159,10 @@ def test_a_run_shows_its_curves_its_config_and_its_tags(tmp_path, capsys):
     assert (tmp_path / "learning_curves.png").stat().st_size > 1000 and metrics["tags"] == ["x"]
     history = json.loads((tmp_path / "history.json").read_text())
     assert len(history["val/loss"]) == len(history["train/loss"]) == metrics["epochs"] == 3  # one entry an epoch
-    train(compose_run("train", [*QUICK, "extras.print_config=false"], tmp_path / "quiet"))
+    assert (tmp_path / "confusion_matrix.png").is_file()  # the learner's own pictures
+    train(compose_run("train", [*QUICK, "extras.print_config=false", "extras.figures=false"], tmp_path / "quiet"))
     assert "config of" not in capsys.readouterr().out
+    assert not list((tmp_path / "quiet").glob("*.png"))  # a run that draws nothing, e.g. one of a sweep
 
 
 def test_the_apis_own_run_folder_is_no_override_of_the_user(tmp_path):

@@ -60,6 +60,7 @@ def trained(tmp_path_factory) -> dict:
         "mlp": ["model=mlp", "data=table", f"data.path={table}", "data.target=label"],
         "lstm": ["model=lstm_lm", "data=text", f"data.path={root / 'book.txt'}", "model.hidden_size=16",
                  "model.embedding_dim=8", "model.num_layers=1", "data.bptt=20", "trainer.limit_train_batches=4"],
+        "perceptron": ["model=perceptron", "data=moons"],
         "gan": ["model=gan", "data=moons", "trainer.limit_train_batches=2"],
         "dcgan": ["model=dcgan", "data=digits", "trainer.limit_train_batches=2"],
         "realnvp": ["model=realnvp", "data=moons", "trainer.limit_train_batches=2"],
@@ -236,22 +237,31 @@ def test_what_cannot_be_exported_says_what_to_use_instead(trained, tmp_path):
 
 def test_an_option_the_mode_does_not_read_is_refused(trained_mlp, tmp_path):
     """Every mode-specific option, given to every mode that does not read it: one sentence naming its readers (in
-    mode=test and generate a prompt is the learner's to refuse, as its other options are)."""
-    from zoo.run import MODE_READS
+    mode=test and generate a prompt is the learner's to refuse, as its other options are); the data and trainer
+    settings in the modes that use neither. The rule is checked directly, and once through evaluate.py's path."""
+    from omegaconf import OmegaConf
 
-    checkpoint = RunFolder(trained_mlp).best
+    from zoo.run import MODE_READS, USING, check_mode_options
+
     values = {"split": "val", "inputs": "x.csv", "top_k": 2, "n": 3, "format": "torchscript", "tolerance": 0.1,
               "port": 0, "prompt": "hi"}  # fmt: skip
     for mode, reads in MODE_READS.items():
         for key in sorted(set(values) - set(reads)):
-            learners = key == "prompt" and mode in ("test", "generate")
-            sentence = "is not an option of this checkpoint's Classifier" if learners else f"not by mode={mode}"
-            with pytest.raises(UserError, match=rf"^{key}=.*{sentence}"):
-                api.evaluate(checkpoint, f"mode={mode}", f"{key}={values[key]}", output_dir=tmp_path / f"{mode}{key}")
-    for mode in ("predict", "sample", "export", "demo"):  # the data and trainer a checkpoint is measured with
-        for given in ("data.batch_size=8", "trainer.precision=64"):
-            with pytest.raises(UserError, match=rf"^{given.split('=')[0]}= is read by mode=test and mode=generate"):
-                api.evaluate(checkpoint, f"mode={mode}", given, output_dir=tmp_path / f"{mode}{given}")
+            learners = {"prompt": "hi"} if key == "prompt" else {}
+            given = (f"{key}={values[key]}",)
+            if key == "prompt" and mode in ("test", "generate"):
+                check_mode_options(OmegaConf.create({"mode": mode}), given, learners)  # the learner's to refuse
+                continue
+            with pytest.raises(UserError, match=rf"^{key}= is read by mode=.*, not by mode={mode}; leave it out$"):
+                check_mode_options(OmegaConf.create({"mode": mode}), given, learners)
+        for key in reads:
+            check_mode_options(OmegaConf.create({"mode": mode}), (f"{key}={values[key]}",), {})
+    for mode in USING:
+        for given in ("data.batch_size=8", "+trainer.precision=64", "logger=csv"):
+            with pytest.raises(UserError, match=r"is read by mode=test and mode=generate"):
+                check_mode_options(OmegaConf.create({"mode": mode}), (given,), {})
+    with pytest.raises(UserError, match=r"^inputs= is read by mode=predict and mode=export, not by mode=test"):
+        api.evaluate(RunFolder(trained_mlp).best, "inputs=x.csv", output_dir=tmp_path / "e")
 
 
 def test_the_demo_page_answers_as_predict_does(trained, tmp_path):
@@ -271,6 +281,29 @@ def test_the_demo_page_answers_as_predict_does(trained, tmp_path):
     assert set(form.row(30, "red", 5.0)) == {"yes", "no"}
     gan, spec = served_model(trained["gan"])
     assert Path(Answers(gan, serving(spec), 2, 0).samples(8, 1)).is_file()
+
+
+def test_the_points_page_maps_a_click_to_its_point_and_the_language_page_continues(trained, tmp_path):
+    pytest.importorskip("gradio")
+    import warnings
+
+    from zoo.demo_page import BOX, PIXELS, Answers, page
+
+    perceptron, spec = served_model(trained["perceptron"])
+    answers = Answers(perceptron, serving(spec), 2, 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. Gradio not seeing that the click handler takes the click's event
+        page(answers, "perceptron")
+    shown, picture = answers.point(1.5, -0.5)
+    with torch.no_grad():
+        expected = torch.softmax(perceptron(torch.tensor([[1.5, -0.5]])), 1)[0]
+    assert shown[str(int(expected.argmax()))] == pytest.approx(float(expected.max()), abs=1e-4)
+    assert picture.shape == (PIXELS, PIXELS, 3)
+    row, col = round((BOX + 0.5) / (2 * BOX) * (PIXELS - 1)), round((BOX + 1.5) / (2 * BOX) * (PIXELS - 1))
+    assert (picture[row, col] == 0).all()  # the point asked about, at its pixel
+    lstm, spec = served_model(trained["lstm"])
+    text, next_token = Answers(lstm, serving(spec), 3, 0).continuation("the cat", 12, 0.8)
+    assert text.startswith("the cat") and len(text) >= len("the cat") + 12 and len(next_token) == 3
 
 
 def test_zoo_predict_from_the_command_line_writes_the_file_and_prints_its_rows(trained, tmp_path):

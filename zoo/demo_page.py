@@ -178,9 +178,11 @@ def page(answers: Answers, title: str):
             button = gr.Button("Predict", elem_id="submit")
             button.click(said(gr, answers.point), [x1, x2], [label, picture])
 
-            def clicked(event: gr.SelectData):
+            def clicked(event):
                 col, row = event.index
                 return BOX * (2 * col / (PIXELS - 1) - 1), BOX * (1 - 2 * row / (PIXELS - 1))
+
+            clicked.__annotations__["event"] = gr.SelectData  # how Gradio knows to hand it the click (not a string)
 
             picture.select(clicked, None, [x1, x2])
         elif description.kind == "tokens":

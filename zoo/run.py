@@ -85,6 +85,7 @@ class Extras:
     """configs/train.yaml's `extras`: what a run shows besides its work."""
 
     print_config: bool = True
+    figures: bool = True
 
 
 @dataclass(frozen=True)
@@ -472,8 +473,10 @@ def _train_run(run: Run) -> Trained:
         "data": model.spec["splits"],
     } | provenance(cfg.seed)
     if trainer.is_global_zero:
-        figures = [plots.learning_curves(model.history, model.main_metric, folder.learning_curves)]
-        figures += model.save_figures(folder.path, datamodule)
+        figures = []
+        if cfg.get("extras", {}).get("figures", True):
+            figures = [plots.learning_curves(model.history, model.main_metric, folder.learning_curves)]
+            figures += model.save_figures(folder.path, datamodule)
         log_figures(trainer.loggers, {path.stem: path for path in figures if path}, trainer.global_step)
         log_run_summary(trainer.loggers, parameters, metrics)
         write_whole(folder.history, json.dumps(model.history) + "\n")  # per-epoch curves

@@ -137,7 +137,7 @@ def suite_time() -> str:
 def all_records() -> str:
     lines = []
     for name in records.names():
-        if name in ("smoke", "predict") or name.startswith(("default_", "section_")):
+        if name in ("smoke", "predict", "tables_real") or name.startswith(("default_", "section_")):
             continue
         lines += [f"### `{name}`", "", *record_block(name).splitlines(), ""]
     lines += [
@@ -163,6 +163,20 @@ def latency_table() -> str:
                       markdown(header, rows)])  # fmt: skip
 
 
+def real_tables() -> str:
+    """The record `tables_real`: per table, the MLP's default against HistGradientBoosting and a linear model."""
+    record = records.measured("tables_real")
+    if record is None:
+        return "Not measured yet: `python benchmarks/tables.py` (records `tables_real`).\n"
+    rows = []
+    for label, band in record["bands"].items():
+        rows.append([label, str(int(band["rows"]["mean"])), *(band_text(band[f"{who}/test/score"])
+                     for who in ("zoo", "hgb", "linear")), band_text(band["zoo/seconds"])])  # fmt: skip
+    header = ["table (test metric)", "rows", "zoo mlp, its defaults", "HistGradientBoosting", "linear model",
+              "zoo seconds (whole run)"]  # fmt: skip
+    return "\n".join([f"{record['what']}; {provenance(record)}.", "", markdown(header, rows)])
+
+
 def run_folder_layout() -> str:
     from zoo.run_folder import RunFolder
 
@@ -184,6 +198,7 @@ BLOCKS = {
     "claims": claims_ledger,
     "run_folder": run_folder_layout,
     "latency": latency_table,
+    "tables_real": real_tables,
 }
 
 

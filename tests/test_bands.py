@@ -13,6 +13,9 @@ from zoo.catalog import list_models
 from zoo.run import train
 from zoo.starting import compose_run
 
+# its tests share module fixtures: one worker runs them all (pytest-xdist --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("test_bands")
+
 QUIET = ["trainer=cpu", "callbacks.progress_bar=null", "extras.print_config=false"]
 CHEAP = ["perceptron", "mlp", "cnn", "resnet", "plainnet", "realnvp", "gan", "dcgan"]  # under a second each
 DEFAULTS = [name.removeprefix("default_") for name in records.names() if name.startswith("default_")]

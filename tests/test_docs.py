@@ -14,6 +14,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import render_docs as docs
 
+# its tests share module fixtures: one worker runs them all (pytest-xdist --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("test_docs")
+
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 # a measured figure: a decimal, a percentage, a duration, a ratio such as 1.2x, a count such as 53k
 FIGURE = re.compile(

@@ -16,6 +16,9 @@ import pytest
 
 from tests.conftest import ROOT
 
+# its tests share module fixtures: one worker runs them all (pytest-xdist --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("test_package")
+
 README_EXAMPLE = """
 from zoo import evaluate, load, train
 
@@ -110,9 +113,9 @@ def test_the_installed_zoo_works_from_any_folder_and_writes_nothing_into_site_pa
     assert json.loads((installed["work"] / "outputs/eval/metrics.json").read_text())["test/acc"] == metrics["test/acc"]
     listed = run(installed, "zoo-list")
     assert listed.returncode == 0 and "realnvp" in listed.stdout and "captioner" in listed.stdout, listed.stderr
-    section = run(installed, "zoo-section", "perceptron", "--scale", "smoke")
+    section = run(installed, "zoo-section", "cnn", "--scale", "smoke")
     assert section.returncode == 0, section.stderr[-3000:]
-    assert (installed["work"] / "reports" / "perceptron.md").is_file()
+    assert (installed["work"] / "reports" / "cnn.md").is_file()
     example = run(installed, "python", "-c", README_EXAMPLE)
     assert example.returncode == 0 and "example" in example.stdout, example.stderr[-3000:]
     assert digest(installed["site"]) == before  # nothing written into the installed package

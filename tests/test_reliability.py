@@ -18,6 +18,9 @@ from zoo.run import evaluate, prepare, train
 from zoo.run_folder import RunFolder
 from zoo.starting import compose_run
 
+# its tests share module fixtures: one worker runs them all (pytest-xdist --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("test_reliability")
+
 # ~0.5 s per epoch on 2 cores (batch 4): long enough to be killed in the middle of one
 SLOW_MLP = ["trainer=cpu", "callbacks=none", "model.width=64", "data.batch_size=8", "trainer.max_epochs=6"]
 

@@ -26,6 +26,9 @@ from zoo.errors import UserError
 from zoo.run import evaluate, prepare, train
 from zoo.starting import compose_run
 
+# its tests share module fixtures: one worker runs them all (pytest-xdist --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("test_surface")
+
 TEXT = "the cat sat on the mat.\nthe dog sat on the log.\n" * 400
 
 BASES = {  # small settings per family, so one invocation builds in a fraction of a second

@@ -30,6 +30,9 @@ from zoo.errors import Interrupted, UserError
 from zoo.run import evaluate, train
 from zoo.starting import compose_run
 
+# its tests share module fixtures: one worker runs them all (pytest-xdist --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("test_trust")
+
 CALLABLES = ("builtins.open", "os.system", "shutil.rmtree", "subprocess.run", "pathlib.Path.write_text",
              "builtins.exec", "torch.save", "zoo.run.train", "zoo.nets.mlp.init_linear")  # fmt: skip
 INTERPOLATIONS = ("${oc.env:HOME}", "${pixel_scaling:antigravity}", "${zoo_home:}")

@@ -20,6 +20,9 @@ from zoo.errors import UserError
 from zoo.run_folder import RunFolder
 from zoo.serving import serving
 
+# its tests share module fixtures: one worker runs them all (pytest-xdist --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("test_using")
+
 FEW = [*FAST, "trainer.max_epochs=1"]
 
 

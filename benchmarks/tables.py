@@ -72,7 +72,7 @@ def references(datamodule, path: Path, target: str) -> dict[str, float]:
     frame = pd.read_csv(path)
     raw = frame.drop(columns=[target])
     for column in raw.columns:
-        if raw[column].dtype == object:
+        if not pd.api.types.is_numeric_dtype(raw[column]):
             raw[column] = raw[column].astype("category")
     y = table["y"].numpy()
     out = {}

@@ -66,7 +66,7 @@ def records_naming(model: str) -> list[dict]:
     token = re.compile(rf"(^|\s)model={re.escape(model)}(\s|$)")
     chosen = []
     for name in records.names():
-        if name in ("smoke", "predict") or name.startswith("default_"):
+        if name in ("smoke", "predict", "tables_real") or name.startswith("default_"):  # rendered on pages of their own
             continue
         record = records.read(name)
         if any(token.search(run.get("command", "")) for run in record.get("runs", [])):

@@ -412,3 +412,15 @@ def test_the_records_command_leaves_by_the_one_way_out():
     assert result.returncode == 2 and result.stderr.strip().splitlines() == [
         "error: no record named no_such_record; `python benchmarks/results.py --list` names them"
     ]
+
+
+def test_every_test_file_with_module_fixtures_keeps_its_tests_on_one_worker():
+    """Tests go to the workers one by one (--dist loadgroup); a file whose fixtures are built once per module marks
+    itself as a group, or each worker would build them again."""
+    unmarked = []
+    for path in sorted((ROOT / "tests").glob("test_*.py")):
+        text = path.read_text()
+        module_fixture = re.search(r'^@pytest\.fixture\(scope="module"\)', text, re.M)
+        if module_fixture and f'\npytestmark = pytest.mark.xdist_group("{path.stem}")' not in text:
+            unmarked.append(path.name)
+    assert unmarked == [], f"add pytestmark = pytest.mark.xdist_group('<file name>') to {unmarked}"

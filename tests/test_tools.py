@@ -237,3 +237,12 @@ def test_a_sweep_through_submitits_local_executor(tmp_path):
                      f"hydra.sweep.dir={tmp_path}")  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     assert [job["status"] for job in json.loads((tmp_path / "summary.json").read_text())] == ["completed", "completed"]
+
+
+def test_two_runs_into_one_csv_log_folder_is_one_sentence_before_any_work(tmp_path):
+    """The CSV log appends to the metrics.csv it finds only when a run resumes; another run's is refused."""
+    shared = f"logger.csv.save_dir={tmp_path / 'logs'}"
+    train(compose_run("train", [*FAST, "model=perceptron", "data=moons", "logger=csv", shared], tmp_path / "a"))
+    with pytest.raises(UserError, match=r"already holds another run's metrics; a run's CSV log needs a folder"):
+        train(compose_run("train", [*QUICK, "logger=csv", shared], tmp_path / "b"))
+    assert not (tmp_path / "b" / "checkpoints").exists()

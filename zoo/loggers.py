@@ -39,6 +39,16 @@ class ResumableCSVLogger(CSVLogger):
             self._experiment = _KeepingWriter(log_dir=self.log_dir)
         return self._experiment
 
+    def start_fresh(self) -> None:
+        """A run that does not resume: a metrics.csv already there is another run's, whose rows would mix with this
+        one's (and whose columns may differ): one sentence, before any work."""
+        path = os.path.join(self.log_dir, ExperimentWriter.NAME_METRICS_FILE)
+        if os.path.exists(path):
+            raise UserError(
+                f"{path} already holds another run's metrics; a run's CSV log needs a folder of its own: pass another "
+                f"logger.csv.save_dir (by default it is the run's own folder)"
+            )
+
     def continue_from(self, epoch: int, step: int) -> None:
         """Keep rows of epochs before `epoch` (rows without one: steps before `step`)."""
         path = os.path.join(self.log_dir, ExperimentWriter.NAME_METRICS_FILE)

@@ -387,10 +387,11 @@ def prepare(run: Run) -> Prepared:
             callback.run_folder = run.folder
     with building("logger"):
         loggers = instantiate_group(cfg.get("logger"))
-    if ckpt_path and cfg.get("resume"):  # the logs of this run folder continue where the checkpoint stands
-        for logger in loggers:
-            if hasattr(logger, "continue_from"):
-                logger.continue_from(epochs_done, steps_done)
+    for logger in loggers:
+        if ckpt_path and cfg.get("resume") and hasattr(logger, "continue_from"):
+            logger.continue_from(epochs_done, steps_done)  # the logs of this run folder continue where it stands
+        elif not (ckpt_path and cfg.get("resume")) and hasattr(logger, "start_fresh") and not is_launched_rank():
+            logger.start_fresh()
     trainer = build_trainer(cfg, callbacks, loggers)
     check_precision(cfg.trainer.get("precision", "32-true"), trainer)
     return Prepared(datamodule, model, callbacks, trainer, ckpt_path)

@@ -232,6 +232,13 @@ HeldOut = Annotated[float, Range(0, 1, low_open=True, high_open=True)]  # a shar
 BatchSize = int | Literal["full"]  # data.batch_size: an integer, or the whole training split
 
 
+def standardised(x: torch.Tensor, mean, std) -> torch.Tensor:
+    """Images (N, C, H, W) with each channel's mean subtracted and divided by its deviation."""
+    mean = torch.as_tensor(mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+    std = torch.as_tensor(std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+    return (x - mean) / std
+
+
 def random_crop_flip(x: torch.Tensor, pad: int, flip: bool = False) -> torch.Tensor:
     """Pad by `pad` pixels and crop back at a random offset per image; mirror half of them if `flip`.
 

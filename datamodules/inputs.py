@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from datamodules.base import standardised
 from datamodules.description import DataDescription
 from datamodules.images import SUFFIXES, decode, image_shape, is_grey
 from datamodules.table import TableDataModule, is_missing, read_csv
@@ -58,11 +59,7 @@ def serve_pixels(x: torch.Tensor, description: DataDescription, statistics: dict
     levels = description.levels or 256
     if levels != 256:  # e.g. digits' 17 intensities
         unit = torch.round(unit * (levels - 1)) / (levels - 1)
-    if description.scaling != "standard":
-        return unit
-    mean = torch.tensor(statistics["mean"]).view(1, -1, 1, 1)
-    std = torch.tensor(statistics["std"]).view(1, -1, 1, 1)
-    return (unit - mean) / std
+    return standardised(unit, statistics["mean"], statistics["std"]) if description.scaling == "standard" else unit
 
 
 def image_paths(path: Path) -> list[Path]:
@@ -98,10 +95,10 @@ def read_images(path: Path, description: DataDescription, statistics: dict) -> I
 
 def read_rows(path: Path, description: DataDescription, data_config: dict) -> Inputs:
     """A CSV file's rows encoded as the checkpoint's table was (the target column, if present, is ignored)."""
-    if path.suffix.lower() != ".csv" and not path.is_file():
-        raise UserError(f"inputs={path} does not exist; give a CSV file with the training table's columns")
-    sep = data_config.get("sep")
-    header, rows = read_csv(path, sep)
+    if not path.is_file():
+        what = "is a folder" if path.is_dir() else "does not exist"
+        raise UserError(f"inputs={path} {what}; give a CSV file with the training table's columns")
+    header, rows = read_csv(path, data_config.get("sep"))
     wanted = list(dict.fromkeys(c[0] for c in description.feature_encoding))
     missing = [name for name in wanted if name not in header]
     if missing:
@@ -109,10 +106,11 @@ def read_rows(path: Path, description: DataDescription, data_config: dict) -> In
             f"inputs={path} lacks the column(s) {', '.join(map(repr, missing[:5]))} the model reads; its columns "
             f"must include {', '.join(map(repr, wanted))}"
         )
+    column = {name: header.index(name) for name in wanted}
     refuse = data_config.get("missing", "refuse") == "refuse"
     why = {}
     for line, row in enumerate(rows, start=2):
-        empty = [name for name in wanted if is_missing(row[header.index(name)])]
+        empty = [name for name in wanted if is_missing(row[column[name]])]
         if empty and refuse:
             why[line] = f"column {empty[0]!r} has no value (the model was trained with data.missing=refuse)"
     keep = [(line, row) for line, row in enumerate(rows, start=2) if line not in why]
@@ -120,7 +118,7 @@ def read_rows(path: Path, description: DataDescription, data_config: dict) -> In
     if keep:
         table = TableDataModule(**{k: data_config[k] for k in ("missing", "decimal", "thousands") if k in data_config})
         table.adopt(description)
-        features = {name: [row[header.index(name)] for _, row in keep] for name in wanted}
+        features = {name: [row[column[name]] for _, row in keep] for name in wanted}
         encoded = iter(table.encode(features, [], f"inputs={path}")[0].unbind(0))
     categories = {}
     for made in description.feature_encoding:
@@ -132,8 +130,8 @@ def read_rows(path: Path, description: DataDescription, data_config: dict) -> In
             out.skip(f"{path}:{line}", why[line])
             continue
         out.add(f"{path}:{line}", next(encoded))
-        unseen = [(name, row[header.index(name)]) for name, values in categories.items()
-                  if row[header.index(name)] not in values and not is_missing(row[header.index(name)])]  # fmt: skip
+        unseen = [(name, row[column[name]]) for name, values in categories.items()
+                  if row[column[name]] not in values and not is_missing(row[column[name]])]  # fmt: skip
         if unseen:
             out.notes[f"{path}:{line}"] = "; ".join(
                 f"{name}={value!r} never appeared in training: read as none of its values" for name, value in unseen

@@ -14,7 +14,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from datamodules.base import BatchSize, InMemoryDataModule, Scaling, TensorSplit, missing_files, random_crop_flip
+from datamodules.base import (
+    BatchSize,
+    InMemoryDataModule,
+    Scaling,
+    TensorSplit,
+    missing_files,
+    random_crop_flip,
+    standardised,
+)
 from datamodules.description import DataDescription
 from zoo.errors import UserError
 from zoo.ranges import Count, NonNegativeCount, Seed
@@ -84,11 +92,7 @@ class VisionDataModule(InMemoryDataModule):
         x = x.float().div_(255)
         if self.augment and train:
             x = random_crop_flip(x, pad=4, flip=self.flip)
-        if self.scaling == "unit":
-            return x
-        mean = torch.tensor(self.mean, device=x.device).view(1, -1, 1, 1)
-        std = torch.tensor(self.std, device=x.device).view(1, -1, 1, 1)
-        return (x - mean) / std
+        return x if self.scaling == "unit" else standardised(x, self.mean, self.std)
 
     def missing(self, folder: Path, files: list[str], reason: str = "") -> UserError:
         return missing_files(self.name, folder, files, self.download, reason)

@@ -49,12 +49,16 @@ class Answers:
         self.scratch = tempfile.TemporaryDirectory(prefix="zoo-demo-")  # the forms' files; gone with the page
         self.folder = Path(self.scratch.name)
 
-    def _predict(self, path: str | None, prompt: str | None = None) -> dict:
+    def _served(self, path: str | None, prompt: str | None = None) -> torch.Tensor:
+        """The one input at `path` (or the prompt), served; why it cannot be, as the page's sentence."""
         read = served(self.constants, path, prompt)
         if not read.x:
             raise UserError(read.skipped[0][1])
         self.answered += 1
-        return self.model.predict_inputs(read.x, self.top_k)[0]
+        return read.x[0]
+
+    def _predict(self, path: str | None, prompt: str | None = None) -> dict:
+        return self.model.predict_inputs([self._served(path, prompt)], self.top_k)[0]
 
     def probabilities(self, row: dict) -> dict[str, float]:
         """A classifier's row as {class: probability} (its top k)."""
@@ -102,8 +106,9 @@ class Answers:
 
     def continuation(self, prompt: str, length: int, temperature: float) -> tuple[str, dict[str, float]]:
         """The prompt continued by `length` sampled tokens, and the next token's top k."""
-        next_token = self.probabilities(self._predict(None, prompt))
-        ids = served(self.constants, None, prompt).x[0].tolist()
+        ids = self._served(None, prompt)
+        next_token = self.probabilities(self.model.predict_inputs([ids], self.top_k)[0])
+        ids = ids.tolist()
         continued = self.model.sample_tokens(ids, int(length), float(temperature), self.seed)
         vocab = self.description.vocab
         return detokenize([vocab[i] for i in ids + continued], self.description.level), next_token

@@ -86,9 +86,9 @@ class Regressor(Learner):
     def predictions(self, datamodule, split: str = "test") -> tuple[torch.Tensor, torch.Tensor]:
         """Predicted and true values of a split, in the target's own units."""
         self.eval()
-        mean, std = self.data.target_scale or [0.0, 1.0]
+        in_units = InUnits(self.net, self.data.target_scale)
         x, y = datamodule.inputs(split, self.device), datamodule.splits[split].y
-        return self(x).cpu() * std + mean, y * std + mean
+        return in_units(x).cpu(), y * in_units.std + in_units.mean
 
     def save_figures(self, out_dir: Path, datamodule) -> list[Path]:
         from zoo import plots

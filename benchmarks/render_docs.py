@@ -164,7 +164,7 @@ def latency_table() -> str:
 
 
 def real_tables() -> str:
-    """The record `tables_real`: per table, the MLP's default against HistGradientBoosting and a linear model."""
+    """The record `tables_real`: per table, the MLP (its table recipe) against HistGradientBoosting and a linear fit."""
     record = records.measured("tables_real")
     if record is None:
         return "Not measured yet: `python benchmarks/tables.py` (records `tables_real`).\n"
@@ -172,7 +172,7 @@ def real_tables() -> str:
     for label, band in record["bands"].items():
         rows.append([label, str(int(band["rows"]["mean"])), *(band_text(band[f"{who}/test/score"])
                      for who in ("zoo", "hgb", "linear")), band_text(band["zoo/seconds"])])  # fmt: skip
-    header = ["table (test metric)", "rows", "zoo mlp, its defaults", "HistGradientBoosting", "linear model",
+    header = ["table (test metric)", "rows", "zoo mlp (recipe mlp_table)", "HistGradientBoosting", "linear model",
               "zoo seconds (whole run)"]  # fmt: skip
     return "\n".join([f"{record['what']}; {provenance(record)}.", "", markdown(header, rows)])
 

@@ -8,7 +8,7 @@ default_<model>  `python train.py model=<model> data=<its data>` at its CPU defa
 smoke            every model on its data for two epochs, seeds 0, 1, 2: the band the default suite holds to.
 tables           the bundled tables (perceptron on iris, mlp on breast_cancer and on diabetes) over seeds
                  1, 2, 3, beside scikit-learn's least-squares line on the same diabetes splits.
-quality_word, quality_resnet   benchmarks/quality.py against the plain reference scripts on real data.
+quality_*        benchmarks/quality.py against the plain reference scripts on real data (word, resnet, fast, fast_lr).
 section_<name>   a lecture section at the default scale: its verdicts and time.
 bench            make bench: the shared trainer against hand-written loops (records bench_*).
 suite            `make test` in a fresh clone of this commit, timed (README's suite time).
@@ -139,7 +139,9 @@ def tables() -> None:
 
 def quality(what: str) -> None:
     data = {"word": ["--wikitext-dev", "../shared/data/wikitext-2"],
-            "resnet": ["--cifar-dev", "../shared/data/cifar10-dev/cifar10_dev.npz"]}[what]  # fmt: skip
+            "resnet": ["--cifar-dev", "../shared/data/cifar10-dev/cifar10_dev.npz"],
+            "fast": ["--cifar-dev", "../shared/data/cifar10-dev/cifar10_dev.npz", "--seeds", "5"],
+            "fast_lr": ["--cifar-dev", "../shared/data/cifar10-dev/cifar10_dev.npz", "--seeds", "2"]}[what]  # fmt: skip
     subprocess.run([sys.executable, str(ROOT / "benchmarks" / "quality.py"), what, *data], cwd=ROOT, check=True)
 
 
@@ -200,6 +202,8 @@ MEASUREMENTS = {
     **{f"default_{m}": (lambda m=m: default(m), "minutes: three CPU-default runs") for m in presets("model")},
     "quality_word": (lambda: quality("word"), "about 30 min, needs ../shared/data/wikitext-2"),
     "quality_resnet": (lambda: quality("resnet"), "about 20 min, needs ../shared/data/cifar10-dev"),
+    "quality_fast": (lambda: quality("fast"), "about 20 min, needs ../shared/data/cifar10-dev"),
+    "quality_fast_lr": (lambda: quality("fast_lr"), "about 8 min, needs ../shared/data/cifar10-dev"),
     **{f"section_{n}": (lambda n=n: section(n), "seconds to minutes: one section") for n in SECTIONS},
     "bench": (bench, "about 6 min: the records bench_*"),
     "suite": (suite, "minutes: a fresh clone's make test"),

@@ -178,9 +178,9 @@ class InMemoryDataModule(DescribedDataModule):
         """Per-batch preparation on the device (scaling, augmentation); identity by default."""
         return x
 
-    def inputs(self, split: str, device=None, chunk: int = 4096) -> torch.Tensor:
-        """A whole split's inputs as a model sees them (transformed for evaluation), on `device`."""
-        x = self.splits[split].x
+    def inputs(self, split: str, device=None, chunk: int = 4096, limit: int | None = None) -> torch.Tensor:
+        """A whole split's inputs (its first `limit`) as a model sees them (transformed for evaluation), on `device`."""
+        x = self.splits[split].x[:limit]
         return torch.cat([self.transform(part.to(device), train=False) for part in x.split(chunk)])
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
@@ -239,13 +239,14 @@ def standardised(x: torch.Tensor, mean, std) -> torch.Tensor:
     return (x - mean) / std
 
 
-def random_crop_flip(x: torch.Tensor, pad: int, flip: bool = False) -> torch.Tensor:
-    """Pad by `pad` pixels and crop back at a random offset per image; mirror half of them if `flip`.
+def random_crop_flip(x: torch.Tensor, pad: int, flip: bool = False, padding: str = "zeros") -> torch.Tensor:
+    """Pad by `pad` pixels (zeros, or the image's reflection at its edges) and crop back at a random offset per
+    image; mirror half of them if `flip`.
 
     One vectorised gather for the whole batch (works on any device).
     """
     n, c, h, w = x.shape
-    padded = torch.nn.functional.pad(x, (pad, pad, pad, pad))
+    padded = torch.nn.functional.pad(x, (pad, pad, pad, pad), mode="constant" if padding == "zeros" else "reflect")
     dy = torch.randint(0, 2 * pad + 1, (n, 1), device=x.device)
     dx = torch.randint(0, 2 * pad + 1, (n, 1), device=x.device)
     rows = (dy + torch.arange(h, device=x.device))[:, None, :, None]

@@ -162,8 +162,11 @@ class ImageFolderDataModule(VisionDataModule):
         seed: Seed = 0,
         num_workers: NonNegativeCount = 0,
         pin_memory: bool = False,
+        shift: Annotated[int, Range(1, 16)] = 4,
+        padding: Literal["zeros", "reflect"] = "zeros",
     ):
-        super().__init__(".", False, batch_size, val_size, augment, scaling, seed, num_workers, pin_memory)
+        super().__init__(".", False, batch_size, val_size, augment, scaling, seed, num_workers, pin_memory, shift,
+                         padding)  # fmt: skip
         if not path:
             raise UserError("data=images needs a folder: data.path=/path/to/images (DIR/<class>/<image>)")
         check_fractions(val_fraction, test_fraction)

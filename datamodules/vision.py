@@ -10,6 +10,7 @@ import codecs
 import importlib
 import pickle
 from pathlib import Path
+from typing import Annotated, Literal
 
 import numpy as np
 import torch
@@ -25,7 +26,7 @@ from datamodules.base import (
 )
 from datamodules.description import DataDescription
 from zoo.errors import UserError
-from zoo.ranges import Count, NonNegativeCount, Seed
+from zoo.ranges import Count, NonNegativeCount, Range, Seed
 
 
 def validation_size(n_train: int) -> int:
@@ -54,10 +55,12 @@ class VisionDataModule(InMemoryDataModule):
         seed: Seed = 0,
         num_workers: NonNegativeCount = 0,
         pin_memory: bool = False,
+        shift: Annotated[int, Range(1, 16)] = 4,
+        padding: Literal["zeros", "reflect"] = "zeros",
     ):
         super().__init__(batch_size, seed, num_workers, pin_memory)
         self.root, self.download, self.val_size, self.augment = Path(root), download, val_size, augment
-        self.scaling = scaling
+        self.scaling, self.shift, self.padding = scaling, shift, padding
 
     @property
     def description(self) -> DataDescription:
@@ -91,7 +94,7 @@ class VisionDataModule(InMemoryDataModule):
     def transform(self, x: torch.Tensor, train: bool) -> torch.Tensor:
         x = x.float().div_(255)
         if self.augment and train:
-            x = random_crop_flip(x, pad=4, flip=self.flip)
+            x = random_crop_flip(x, pad=self.shift, flip=self.flip, padding=self.padding)
         return x if self.scaling == "unit" else standardised(x, self.mean, self.std)
 
     def missing(self, folder: Path, files: list[str], reason: str = "") -> UserError:

@@ -62,6 +62,8 @@ for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
 warnings.filterwarnings("ignore", message=r"Your `IterableDataset` has `__len__` defined")
 warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+# the learners log once per epoch, so an epoch shorter than Lightning's per-step logging interval loses nothing
+warnings.filterwarnings("ignore", message=r"The number of training batches .* is smaller than the logging interval")
 
 
 @dataclass(frozen=True)
@@ -376,6 +378,9 @@ def prepare(run: Run) -> Prepared:
     if cfg.get("compile"):
         model.net.compile()  # in place, so checkpoint keys stay those of the plain net
     ckpt_path, (epochs_done, steps_done) = resume_from(run, model)
+    if ckpt_path is None:
+        with building("model"):
+            model.initialise_from(datamodule)  # data-dependent initialisation: a resumed run has its weights
     if model.ddp_unused_parameters and cfg.trainer.get("strategy") == "ddp":
         cfg.trainer.strategy = "ddp_find_unused_parameters_true"
     with building("callbacks"):

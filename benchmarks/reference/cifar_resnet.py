@@ -94,38 +94,55 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float,
     return F.cross_entropy(logits, y).item(), (logits.argmax(1) == y).float().mean().item()
 
 
-def train(folder: Path, epochs: int = 15, val_size: int = 150, seed: int = 0) -> dict:
-    torch.manual_seed(seed)
-    generator = torch.Generator().manual_seed(seed)
+Split = tuple[torch.Tensor, torch.Tensor]
+
+
+def standardised_splits(folder: Path, val_size: int) -> tuple[Split, Split, Split]:
+    """Training, validation and test images (standardised by the training images' channel statistics) and labels:
+    the validation images are the first `val_size` of a permutation seeded 0, as the zoo's loader holds them out."""
     x, y = read_batches(folder, [f"data_batch_{i}" for i in range(1, 6)])
     x_test, y_test = read_batches(folder, ["test_batch"])
-    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))  # the zoo's hold-out
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
     val, keep = order[:val_size], order[val_size:]
     scaled = x[keep].float() / 255
     mean, std = scaled.mean((0, 2, 3), keepdim=True), scaled.std((0, 2, 3), keepdim=True)
     prepare = lambda images: (images.float() / 255 - mean) / std  # noqa: E731
-    train_x, train_y = prepare(x[keep]), y[keep]
-    val_x, val_y, test_x = prepare(x[val]), y[val], prepare(x_test)
+    return (prepare(x[keep]), y[keep]), (prepare(x[val]), y[val]), (prepare(x_test), y_test)
+
+
+def fit_and_test(model: nn.Module, epochs: int, train_epoch, evaluate, val: Split, test: Split) -> dict:
+    """`train_epoch(epoch)` for each epoch, the weights of the lowest validation loss kept and tested."""
+    best, best_state = float("inf"), None
+    start = time.perf_counter()
+    for epoch in range(epochs):
+        model.train()
+        train_epoch(epoch)
+        val_loss, _ = evaluate(model, *val)
+        if val_loss < best:
+            best, best_state = val_loss, copy.deepcopy(model.state_dict())
+    seconds = time.perf_counter() - start
+    model.load_state_dict(best_state)
+    test_loss, test_acc = evaluate(model, *test)
+    return {"test_acc": test_acc, "test_loss": test_loss, "val_loss": best, "seconds": seconds}
+
+
+def train(folder: Path, epochs: int = 15, val_size: int = 150, seed: int = 0) -> dict:
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    (train_x, train_y), val, test = standardised_splits(folder, val_size)
     model = ResNet20()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
-    best, best_state = float("inf"), None
-    start = time.perf_counter()
-    for _ in range(epochs):
-        model.train()
+
+    def train_epoch(epoch: int) -> None:
         for index in torch.randperm(len(train_x), generator=generator).split(128):
             loss = F.cross_entropy(model(augment(train_x[index], generator)), train_y[index])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
         schedule.step()
-        val_loss, _ = accuracy(model, val_x, val_y)
-        if val_loss < best:
-            best, best_state = val_loss, copy.deepcopy(model.state_dict())
-    seconds = time.perf_counter() - start
-    model.load_state_dict(best_state)
-    test_loss, test_acc = accuracy(model, test_x, y_test)
-    return {"test_acc": test_acc, "test_loss": test_loss, "val_loss": best, "seconds": seconds}
+
+    return fit_and_test(model, epochs, train_epoch, accuracy, val, test)
 
 
 if __name__ == "__main__":

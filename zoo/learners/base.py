@@ -21,6 +21,7 @@ it as an `Evaluation`.
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ import torch
 
 from datamodules.description import KINDS, DataDescription
 from zoo.errors import UserError
-from zoo.ranges import Rule
+from zoo.ranges import Positive, Range, Rule
 
 Interval = Literal["epoch", "step"]  # when a scheduler steps
 # An optimiser or scheduler option: a config entry naming its constructor (Hydra builds it, `_partial_`).
@@ -102,9 +103,19 @@ class Learner(L.LightningModule):
 
     @dataclass(frozen=True)
     class Options:
-        """A learner's own options beside the base's (each with its type, range and default): a learner declares
-        them as `class Options(Parent.Options)`, the options checker reads them, and the base constructor
-        sets each as an attribute. None here."""
+        """A learner's own options (each with its type, range and default): a learner declares them as
+        `class Options(Parent.Options)`, the options checker reads them, and the base constructor sets each as
+        an attribute. Here the training tricks every learner takes, each off by default (docs/tricks.md):
+
+        - `ema`: the decay of an exponential moving average of the weights (Lightning's EMAWeightAveraging),
+          validated, checkpointed and tested in place of the trained weights; 0: none.
+        - `bias_lr_scale`, `bias_decay`: a learning-rate multiplier, and whether weight decay applies, for the
+          one-dimensional parameters (biases and normalisation weights), as Page 2018 and Jordan 2024 train them.
+        """
+
+        ema: Annotated[float, Range(0, 1, high_open=True, note="0: no average")] = 0.0
+        bias_lr_scale: Positive = 1.0
+        bias_decay: bool = True
 
     def __init__(
         self,
@@ -127,6 +138,8 @@ class Learner(L.LightningModule):
         self.samples_seen = 0
         self._sums: dict[tuple, torch.Tensor] = {}  # (split, *names) -> [weighted sums..., count]
         self.history: dict[str, list[float]] = {}  # "split/name" -> one mean per epoch
+        if hasattr(net, "epoch_started"):  # layers that stop training leave DDP parameters without gradients
+            self.ddp_unused_parameters = True
         self.start()
 
     def start(self) -> None:
@@ -182,6 +195,9 @@ class Learner(L.LightningModule):
     def on_train_epoch_start(self):
         for key in [k for k in self._sums if k[0] == "train"]:
             del self._sums[key]  # an interrupted epoch leaves no stale sums behind
+        starts = getattr(self.net, "epoch_started", None)
+        if starts is not None:  # a network that trains some layers for the first epochs only
+            starts(self.current_epoch)
 
     def on_train_start(self):
         self._fit_start = time.perf_counter()
@@ -197,15 +213,57 @@ class Learner(L.LightningModule):
     def on_test_epoch_end(self):
         self._log_epoch("test")
 
+    def parameter_groups(self) -> list[dict]:
+        """The trained parameters, the one-dimensional ones (biases, normalisation weights) in a group of their own
+        when `bias_lr_scale` or `bias_decay` treats them apart."""
+        trained = [p for p in self.parameters() if p.requires_grad]
+        if self.bias_lr_scale == 1 and self.bias_decay:
+            return [{"params": trained}]
+        flat = {"params": [p for p in trained if p.ndim <= 1]} | ({} if self.bias_decay else {"weight_decay": 0.0})
+        return [{"params": [p for p in trained if p.ndim > 1]}, flat]
+
     def configure_optimizers(self):
-        optimizer = self.optimizer_factory(self.parameters())
+        groups = self.parameter_groups()
+        optimizer = self.optimizer_factory(groups)
+        if len(groups) > 1:
+            optimizer.param_groups[1]["lr"] *= self.bias_lr_scale
         if self.scheduler_factory is None:
             return optimizer
-        scheduler = self.scheduler_factory(optimizer)
+        takes = inspect.signature(getattr(self.scheduler_factory, "func", self.scheduler_factory)).parameters
+        if "total_steps" in takes and "total_steps" not in getattr(self.scheduler_factory, "keywords", {}):
+            # a schedule over the whole run (Triangular) is told how long the run is, in its interval's units
+            steps = (
+                self.trainer.estimated_stepping_batches
+                if self.scheduler_interval == "step"
+                else self.trainer.max_epochs
+            )
+            scheduler = self.scheduler_factory(optimizer, total_steps=int(steps))
+        else:
+            scheduler = self.scheduler_factory(optimizer)
         schedule = {"scheduler": scheduler, "interval": self.scheduler_interval}
         if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
             schedule["monitor"] = "val/loss"  # what a plateau is a plateau of
         return {"optimizer": optimizer, "lr_scheduler": schedule}
+
+    def configure_callbacks(self) -> list:
+        if not self.ema:
+            return []
+        from lightning.pytorch.callbacks import EMAWeightAveraging
+
+        return [EMAWeightAveraging(decay=self.ema)]
+
+    def initialise_from(self, datamodule) -> None:
+        """Data-dependent initialisation, before a fresh fit: a network with `fit_to_data(x)` (a whitening stem)
+        receives training inputs (its `fit_images` first) as it will see them, from the datamodule's `inputs`."""
+        fit = getattr(self.net, "fit_to_data", None)
+        if fit is None:
+            return
+        if not hasattr(datamodule, "inputs"):
+            raise UserError(
+                f"{type(self.net).__name__} fits its first layer to training inputs, which this data does not serve"
+            )
+        with torch.no_grad():
+            fit(datamodule.inputs("train", limit=getattr(self.net, "fit_images", None)))
 
     # --- steps: a learner defines _step(batch, split) -> loss; the three splits share it ------------
     def _step(self, batch, split: str) -> torch.Tensor:

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from datamodules.description import DataDescription
 from zoo.errors import UserError
 from zoo.learners.base import Learner
+from zoo.learners.supervised import SupervisedOptions
 
 
 def class_rows(probabilities: torch.Tensor, names: list[str] | None, top_k: int) -> list[dict]:
@@ -30,11 +31,42 @@ def class_rows(probabilities: torch.Tensor, names: list[str] | None, top_k: int)
     ]
 
 
+def views(x: torch.Tensor, augment: str) -> list[torch.Tensor]:
+    """The views of a batch of images that test-time augmentation averages over: the images and their mirror
+    images ("flip"), and with "flip_shift" also both shifted by one pixel down-right and up-left (zero filled)."""
+    shown = [x, x.flip(-1)]
+    if augment == "flip_shift":
+        for dy, dx in ((1, 1), (-1, -1)):
+            shifted = torch.nn.functional.pad(x, (1, 1, 1, 1))[
+                ..., 1 - dy : 1 - dy + x.shape[-2], 1 - dx : 1 - dx + x.shape[-1]
+            ]
+            shown += [shifted, shifted.flip(-1)]
+    return shown
+
+
+class TestTimeAugmented(torch.nn.Module):
+    """A net whose scores are the mean of its scores over the views of each image (what an exported model runs)."""
+
+    def __init__(self, net: torch.nn.Module, augment: str):
+        super().__init__()
+        self.net, self.augment = net, augment
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([self.net(view) for view in views(x, self.augment)]).mean(0)
+
+
 class Classifier(Learner):
-    """Cross-entropy training of any net that maps a batch of inputs to `num_classes` scores."""
+    """Cross-entropy training of any net that maps a batch of inputs to `num_classes` scores.
+
+    Options: `label_smoothing` (the training targets put that share of their mass evenly on all classes, Szegedy
+    et al. 2016; validation and test losses stay the plain cross-entropy), `test_time_augment` (evaluation and
+    prediction score each image as the mean of the net's scores over its views: none | flip | flip_shift).
+    """
 
     data_kinds = ("points", "images", "rows")
     main_metric = "acc"
+
+    Options = SupervisedOptions
 
     @classmethod
     def net_sizes(cls, data: DataDescription) -> dict:
@@ -63,16 +95,23 @@ class Classifier(Learner):
     def start(self) -> None:
         self.num_classes = self.data.num_classes
         self.counts_nfe = hasattr(self.net, "nfe")  # nets that solve an ODE count their function evaluations
+        if self.test_time_augment != "none" and self.data.kind != "images":
+            raise UserError(
+                f"model.test_time_augment={self.test_time_augment} mirrors and shifts images, and this data holds "
+                f"{self.data.kind}; use model.test_time_augment=none"
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        if self.training or self.test_time_augment == "none":
+            return self.net(x)
+        return TestTimeAugmented(self.net, self.test_time_augment)(x)
 
     def _step(self, batch, split: str) -> torch.Tensor:
         x, y = batch
         if self.counts_nfe:
             self.net.nfe = 0
         logits = self(x)
-        loss = F.cross_entropy(logits, y)
+        loss = F.cross_entropy(logits, y, label_smoothing=self.label_smoothing if split == "train" else 0.0)
         self.accumulate(split, len(y), loss=loss, acc=(logits.argmax(1) == y).float().mean())
         if self.counts_nfe:
             self.accumulate(split, len(y), nfe_forward=self.net.nfe)
@@ -96,7 +135,8 @@ class Classifier(Learner):
                 "the ODENet's adaptive solver takes as many steps as each input needs, which an exported graph cannot "
                 "hold; use mode=predict or zoo.load() with the checkpoint instead"
             )
-        return self.net, torch.zeros(2, *self.data.input_shape)
+        net = self.net if self.test_time_augment == "none" else TestTimeAugmented(self.net, self.test_time_augment)
+        return net, torch.zeros(2, *self.data.input_shape)
 
     @torch.no_grad()
     def predict_split(self, datamodule, split: str = "test") -> tuple[torch.Tensor, torch.Tensor]:

@@ -60,6 +60,12 @@ class GAN(Learner):
         fid: bool = False
 
     def start(self) -> None:
+        tricks = {"ema": self.ema, "bias_lr_scale": self.bias_lr_scale, "bias_decay": self.bias_decay}
+        changed = [f"model.{k}={v}" for k, v in tricks.items() if v != vars(Learner.Options())[k]]
+        if changed:  # two optimisers stepped by hand, each over one network's parameters whole
+            raise UserError(
+                f"{changed[0]} is not offered for the GANs, whose two optimisers are stepped by hand; leave it out"
+            )
         data = self.data
         self.automatic_optimization = False
         self.num_classes = data.num_classes

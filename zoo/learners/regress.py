@@ -17,6 +17,7 @@ import torch
 from datamodules.description import DataDescription
 from zoo.errors import UserError
 from zoo.learners.base import Learner
+from zoo.learners.supervised import SupervisedOptions
 
 
 class InUnits(torch.nn.Module):
@@ -32,10 +33,24 @@ class InUnits(torch.nn.Module):
 
 
 class Regressor(Learner):
-    """Mean squared error of a net with one output; the supervised learner of a regression table."""
+    """Mean squared error of a net with one output; the supervised learner of a regression table.
+
+    It takes the classifiers' options, as a classifier's model config hands a numeric target to it, and refuses
+    them changed: they shape class scores."""
 
     data_kinds = ("rows",)
     main_metric = "r2"
+
+    Options = SupervisedOptions
+
+    def start(self) -> None:
+        unchanged = SupervisedOptions()
+        for name in sorted(set(vars(unchanged)) - set(vars(Learner.Options()))):
+            if getattr(self, name) != getattr(unchanged, name):
+                raise UserError(
+                    f"model.{name}={getattr(self, name)} shapes class scores, and this table's target is a number "
+                    f"(a regression); leave it at {getattr(unchanged, name)}"
+                )
 
     @classmethod
     def net_sizes(cls, data: DataDescription) -> dict:

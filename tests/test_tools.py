@@ -130,6 +130,7 @@ def test_trainer_debug_prints_no_warning(tmp_path):
     assert result.returncode == 0 and result.stderr.strip() == "", result.stderr[-2000:]
 
 
+@pytest.mark.slow  # three processes at once (the sweep and its two jobs): they would crowd the fast suite's two workers
 def test_a_sweep_runs_its_jobs_side_by_side_with_joblib_each_on_its_share_of_the_cores(tmp_path):
     result = run_cli("train.py", "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", *QUICK,
                      "trainer.max_epochs=4", "data.batch_size=16", "model.activation=tanh,relu",

@@ -164,6 +164,10 @@ def test_a_fast_cnn_run_keeps_its_whitening_in_the_checkpoint(compose_train, tmp
     model = model_from_checkpoint(checkpoint, metrics["best_checkpoint"])
     assert model.net.whiten.weight.abs().sum() > 0 and model.test_time_augment == "flip"
     assert torch.equal(model.net.whiten.weight, checkpoint["state_dict"]["net.whiten.weight"])
+    # the weights evaluated are the average; the trained ones travel beside them, for a resume
+    averaged, trained = checkpoint["state_dict"], checkpoint["current_model_state"]
+    assert torch.equal(model.net.head.weight, averaged["net.head.weight"])
+    assert not torch.equal(averaged["net.head.weight"], trained["net.head.weight"])
 
 
 def test_data_shift_sets_how_far_augmentation_translates(compose_train, tmp_path):
@@ -193,3 +197,10 @@ def test_a_regression_table_takes_the_classifier_options_only_unchanged(compose_
     assert prepare(compose_train("model=mlp", "data=diabetes")).model.label_smoothing == 0
     with pytest.raises(UserError, match=r"model.label_smoothing=0.1 shapes class scores, and this table's target is"):
         prepare(compose_train("model=mlp", "data=diabetes", "model.label_smoothing=0.1"))
+
+
+def test_a_learning_rate_too_large_for_float32_is_a_sentence_before_or_at_the_first_step(compose_train):
+    with pytest.raises(UserError, match=r"model.optimizer.lr must be .*3.4e\+38 \(the largest float32\), got 1e\+300"):
+        prepare(compose_train("model=gru_lm", "data=longrange", "model.optimizer.lr=1e300"))
+    with pytest.raises(UserError, match="the optimiser's step overflowed float32"):  # Adam's first step scales it up
+        train(compose_train("model=gru_lm", "data=longrange", "model.optimizer.lr=1e38", "trainer.max_steps=2"))

@@ -259,6 +259,9 @@ def _batches(value) -> bool:
 
 
 POSITIVE = Range(0, low_open=True)
+# An optimiser multiplies float32 tensors by its numbers: beyond the largest float32 they overflow inside torch.
+FLOAT32_MAX = 3.4028234663852886e38
+FLOAT32 = Range(high=FLOAT32_MAX, note="the largest float32")
 PATH = Rule(lambda v: isinstance(v, str) and v.strip() != "", "a path (a non-empty string)")
 EPOCHS = Rule(lambda v: isinstance(v, int) and not isinstance(v, bool) and (v == -1 or 1 <= v <= 10**7),
              "an integer >= 1, or -1 for no limit")  # fmt: skip
@@ -286,10 +289,10 @@ THIRD_PARTY = {  # qualified class name -> option -> rules
         **{f"limit_{split}_batches": [BATCHES] for split in ("train", "val", "test")},
     },
     "torch.optim.optimizer.Optimizer": {
-        "lr": [POSITIVE],
-        "momentum": [Range(0)],
-        "weight_decay": [Range(0)],
-        "eps": [POSITIVE],
+        "lr": [POSITIVE, FLOAT32],
+        "momentum": [Range(0), FLOAT32],
+        "weight_decay": [Range(0), FLOAT32],
+        "eps": [POSITIVE, FLOAT32],
         "betas": [
             Rule(
                 lambda v: isinstance(v, (list, tuple)) and len(v) == 2 and all(is_number(b) and 0 <= b < 1 for b in v),

@@ -23,6 +23,8 @@ def is_number(value) -> bool:
 def _shown(bound: float) -> str:
     if isinstance(bound, float) and not bound.is_integer():
         return f"{bound:g}"
+    if abs(bound) >= 1e15:
+        return f"{bound:.3g}"
     bound = int(bound)
     if bound >= 10**4 and math.log10(bound).is_integer():
         return f"10^{int(math.log10(bound))}"

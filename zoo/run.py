@@ -291,12 +291,21 @@ def check_trainer_fits_model(trainer_cfg, model: L.LightningModule, model_name: 
 
 @contextlib.contextmanager
 def lightning_refusals():
-    """Lightning's refusal of a setting (it checks them before the first step) becomes a sentence."""
+    """Lightning's refusal of a setting (it checks them before the first step) becomes a sentence, and so does an
+    optimiser step whose numbers overflow float32 (a learning rate that fits a float32 can still overflow once an
+    optimiser scales it, as Adam's bias correction does in its first steps)."""
     try:
         yield
     except MisconfigurationException as err:
         reason = (str(err).strip().splitlines() or ["no reason given"])[0]
         raise UserError(f"Lightning refuses these settings: {reason}") from err
+    except RuntimeError as err:
+        if "without overflow" not in str(err):
+            raise
+        raise UserError(
+            "the optimiser's step overflowed float32 (torch: value cannot be converted to type float without "
+            "overflow): model.optimizer.lr, or another of its numbers, is too large to compute with; use a smaller one"
+        ) from err
 
 
 def resume_from(run: Run, model: L.LightningModule) -> tuple[str | None, tuple[int, int]]:

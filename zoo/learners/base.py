@@ -16,7 +16,9 @@ using a trained model, `predict_inputs` (mode=predict and the demo page), `sampl
 the keyword-only parameters of `evaluate_options` and `generate`, with their types and ranges (zoo.ranges):
 evaluate.py passes the ones given and refuses the others with a sentence, so the base class names none. What a
 learner needs beyond its data at evaluation time (another checkpoint's model, another data set) is handed to
-it as an `Evaluation`.
+it as an `Evaluation`. Before a fresh fit the trainer calls `initialise_from(datamodule)`, through which a
+network with `fit_to_data(x)` receives the training inputs (data-dependent initialisation); a network with
+`epoch_started(epoch)` is told each training epoch's start.
 """
 
 from __future__ import annotations

@@ -125,6 +125,7 @@ def test_each_debug_preset_runs(tmp_path, preset):
         assert history["train/loss"][-1] < history["train/loss"][0] / 3  # three batches, learnt by heart
 
 
+@pytest.mark.slow  # a process of its own; the default run's silence is held in the fast suite (test_house.py)
 def test_trainer_debug_prints_no_warning(tmp_path):
     result = run_cli("train.py", "trainer=debug", f"hydra.run.dir={tmp_path}")
     assert result.returncode == 0 and result.stderr.strip() == "", result.stderr[-2000:]
